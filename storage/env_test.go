@@ -1,0 +1,290 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/s3ftp/s3ftp/storage"
+	"github.com/s3ftp/s3ftp/storage/s3test"
+)
+
+// env is one test's view: an Fs jailed to a fresh prefix of a shared bucket,
+// a direct S3 client to check what landed, and a transport that counts and
+// can fail the Fs's requests.
+type env struct {
+	srv    *s3test.Server
+	api    *s3.Client // direct client, for checks
+	svc    *storage.Service
+	fs     *storage.Fs
+	bucket string
+	prefix string
+	rt     *transport
+	cancel context.CancelFunc
+}
+
+// newEnv returns an env whose Fs uses checksum mode supported (see
+// s3test.Server.Client) and settings set.
+func newEnv(t *testing.T, srv *s3test.Server, bucket string, supported bool, set storage.Settings) *env {
+	t.Helper()
+	rt := &transport{next: http.DefaultTransport, counts: map[string]int{}}
+	set.Checksums = storage.ChecksumsRequired
+	if supported {
+		set.Checksums = storage.ChecksumsSupported
+	}
+	svc, err := storage.NewService(srv.Client(supported, rt), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "u-" + randHex(6) + "/"
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return &env{
+		srv: srv, api: srv.Client(false, nil), svc: svc, bucket: bucket, prefix: prefix, rt: rt, cancel: cancel,
+		fs: svc.NewFs(ctx, bucket, prefix, nil),
+	}
+}
+
+// otherFs returns an Fs of the same bucket jailed to another prefix.
+func (e *env) otherFs(prefix string) *storage.Fs {
+	return e.svc.NewFs(context.Background(), e.bucket, prefix, nil)
+}
+
+// upload writes data to name through the Fs, as an FTP STOR does.
+func (e *env) upload(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := writeThrough(e.fs, name, data); err != nil {
+		t.Fatalf("upload %s: %v", name, err)
+	}
+}
+
+// writeThrough uploads data to name with GetHandle, in 32 KiB writes.
+func writeThrough(fsys *storage.Fs, name string, data []byte) error {
+	h, err := fsys.GetHandle(name, writeFlags, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyBuffer(h, bytes.NewReader(data), make([]byte, 32<<10)); err != nil {
+		_ = h.Close()
+		return err
+	}
+	return h.Close()
+}
+
+// download reads name from offset through the Fs.
+func (e *env) download(t *testing.T, name string, offset int64) []byte {
+	t.Helper()
+	h, err := e.fs.GetHandle(name, readFlags, offset)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	defer h.Close()
+	if offset != 0 {
+		if _, err := h.Seek(offset, io.SeekStart); err != nil {
+			t.Fatalf("seek: %v", err)
+		}
+	}
+	b, err := io.ReadAll(h)
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return b
+}
+
+// object returns the bytes of key (relative to the env's prefix) read
+// directly from S3, or an error.
+func (e *env) object(rel string) ([]byte, error) {
+	key := e.prefix + rel
+	out, err := e.api.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &e.bucket, Key: &key})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// put writes an object directly to S3 under the env's prefix.
+func (e *env) put(t *testing.T, rel string, data []byte) {
+	t.Helper()
+	key := e.prefix + rel
+	_, err := e.api.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: &e.bucket, Key: &key, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+	})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// keys lists every key under the env's prefix, relative to it, sorted.
+func (e *env) keys(t *testing.T) []string {
+	t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(e.api, &s3.ListObjectsV2Input{Bucket: &e.bucket, Prefix: &e.prefix})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list: %v", err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), e.prefix))
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// uploads returns the keys of multipart uploads in progress under the prefix.
+func (e *env) uploads(t *testing.T) []string {
+	t.Helper()
+	out, err := e.api.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &e.bucket, Prefix: &e.prefix})
+	if err != nil {
+		t.Fatalf("list multipart uploads: %v", err)
+	}
+	var keys []string
+	for _, u := range out.Uploads {
+		keys = append(keys, aws.ToString(u.Key))
+	}
+	return keys
+}
+
+// noUploadsLeft fails the test if an object or multipart upload exists for rel.
+func (e *env) nothingAt(t *testing.T, rel string) {
+	t.Helper()
+	if _, err := e.object(rel); err == nil {
+		t.Errorf("object %s exists, want none", rel)
+	}
+	if u := e.uploads(t); len(u) != 0 {
+		t.Errorf("multipart uploads left: %v", u)
+	}
+}
+
+// transport counts the Fs's S3 requests by operation and can fail chosen ones.
+type transport struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	counts map[string]int
+	fail   func(op string, n int) bool // n counts that operation from 1
+}
+
+func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	op := operation(req)
+	tr.mu.Lock()
+	tr.counts[op]++
+	n := tr.counts[op]
+	fail := tr.fail != nil && tr.fail(op, n)
+	tr.mu.Unlock()
+	if fail {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return &http.Response{
+			StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error",
+			Header:     http.Header{"Content-Type": {"application/xml"}},
+			Body:       io.NopCloser(strings.NewReader(`<Error><Code>InternalError</Code><Message>injected</Message></Error>`)),
+			Request:    req,
+		}, nil
+	}
+	return tr.next.RoundTrip(req)
+}
+
+// reset clears the counts and the failure rule.
+func (tr *transport) reset(fail func(op string, n int) bool) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.counts = map[string]int{}
+	tr.fail = fail
+}
+
+// snapshot returns a copy of the counts.
+func (tr *transport) snapshot() map[string]int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	c := make(map[string]int, len(tr.counts))
+	for k, v := range tr.counts {
+		c[k] = v
+	}
+	return c
+}
+
+// operation names the S3 operation of req, e.g. "PutObject".
+func operation(req *http.Request) string {
+	q := req.URL.Query()
+	switch req.Method {
+	case http.MethodHead:
+		return "HeadObject"
+	case http.MethodGet:
+		if q.Has("list-type") {
+			return "ListObjectsV2"
+		}
+		return "GetObject"
+	case http.MethodPut:
+		switch {
+		case q.Has("partNumber") && req.Header.Get("X-Amz-Copy-Source") != "":
+			return "UploadPartCopy"
+		case q.Has("partNumber"):
+			return "UploadPart"
+		case req.Header.Get("X-Amz-Copy-Source") != "":
+			return "CopyObject"
+		}
+		return "PutObject"
+	case http.MethodPost:
+		switch {
+		case q.Has("uploads"):
+			return "CreateMultipartUpload"
+		case q.Has("uploadId"):
+			return "CompleteMultipartUpload"
+		}
+		return "Post"
+	case http.MethodDelete:
+		if q.Has("uploadId") {
+			return "AbortMultipartUpload"
+		}
+		return "DeleteObject"
+	}
+	return req.Method
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// randBytes returns n random bytes.
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// wantErr fails unless errors.Is(err, target).
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got error %v, want %v", what, err, target)
+	}
+}
+
+// must fails the test on err.
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}

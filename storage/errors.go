@@ -1,0 +1,86 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// Sentinel errors. Fs methods return them (or fs.ErrNotExist, fs.ErrExist,
+// fs.ErrPermission) wrapped in *fs.PathError whose Path is the FTP path, never
+// the bucket or key; callers branch with errors.Is.
+var (
+	// ErrInvalidName: the path cannot be stored (invalid UTF-8, control
+	// characters, or it names the root where a file is needed).
+	ErrInvalidName = errors.New("invalid file name")
+	// ErrNameTooLong: the object key would exceed MaxKeyBytes.
+	ErrNameTooLong = errors.New("file name too long")
+	// ErrIsDir: a file operation was asked of a directory.
+	ErrIsDir = errors.New("is a directory")
+	// ErrNotDir: a directory operation was asked of a file.
+	ErrNotDir = errors.New("not a directory")
+	// ErrNotEmpty: RMD of a directory that still holds entries.
+	ErrNotEmpty = errors.New("directory not empty")
+	// ErrTooMany: a directory rename or removal touches more keys than allowed.
+	ErrTooMany = errors.New("too many entries")
+	// ErrTooLarge: an upload exceeds the largest object this gateway can write.
+	ErrTooLarge = errors.New("file too large")
+	// ErrUnsupported: the operation has no S3 equivalent here.
+	ErrUnsupported = errors.New("operation not supported")
+	// ErrAborted: the transfer was interrupted and its upload discarded.
+	ErrAborted = errors.New("transfer aborted")
+	// ErrBackend: S3 failed or could not be reached; the wrapped error says why
+	// and is for logs only (it may name the bucket, endpoint or request id).
+	ErrBackend = errors.New("storage backend error")
+)
+
+// pathError wraps err for the FTP path name as an *fs.PathError.
+func pathError(op, name string, err error) error {
+	return &fs.PathError{Op: op, Path: clean(name), Err: err}
+}
+
+// s3Error classifies an error from the S3 client. Not found, access denied and
+// invalid key errors become fs.ErrNotExist, fs.ErrPermission and
+// ErrInvalidName; anything else is wrapped in ErrBackend, keeping the SDK
+// error in the chain for logging.
+func s3Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchBucket":
+			// A missing bucket is a configuration problem, not a missing file.
+			return fmt.Errorf("%w: %w", ErrBackend, err)
+		case "NoSuchKey", "NotFound", "NoSuchUpload":
+			return fmt.Errorf("%w (%w)", fs.ErrNotExist, err)
+		case "AccessDenied", "Forbidden":
+			return fmt.Errorf("%w (%w)", fs.ErrPermission, err)
+		case "KeyTooLongError":
+			return fmt.Errorf("%w (%w)", ErrNameTooLong, err)
+		case "InvalidArgument", "InvalidObjectName":
+			return fmt.Errorf("%w (%w)", ErrInvalidName, err)
+		}
+	}
+	switch httpStatus(err) {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w (%w)", fs.ErrNotExist, err)
+	case http.StatusForbidden:
+		return fmt.Errorf("%w (%w)", fs.ErrPermission, err)
+	}
+	return fmt.Errorf("%w: %w", ErrBackend, err)
+}
+
+// httpStatus returns the HTTP status of an S3 response error, or 0.
+func httpStatus(err error) int {
+	var respErr *smithyhttp.ResponseError
+	if errors.As(err, &respErr) {
+		return respErr.HTTPStatusCode()
+	}
+	return 0
+}

@@ -1,0 +1,338 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/spf13/afero"
+)
+
+// Fs is an afero.Fs over the objects of one bucket under one key prefix.
+// Paths are FTP paths: "/" is the prefix, "/a/b" is the object prefix+"a/b",
+// and a directory is a marker object "a/" or any key starting with "a/". No
+// path reaches outside the prefix: ".." stops at "/".
+//
+// Fs also implements the ftpserverlib extensions GetHandle (streaming
+// transfers with a REST offset), ReadDir and RemoveDir.
+//
+// An Fs keeps the context of the session it serves (afero's methods take
+// none); every S3 request derives its context from it.
+type Fs struct {
+	svc    *Service
+	ctx    context.Context
+	bucket string
+	jail   jail
+	log    *slog.Logger
+}
+
+var _ afero.Fs = (*Fs)(nil)
+
+// Name returns "s3".
+func (f *Fs) Name() string { return "s3" }
+
+// reqCtx returns the context for one metadata request.
+func (f *Fs) reqCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(f.ctx, f.svc.set.RequestTimeout)
+}
+
+// Stat describes the file or directory at name. A key that is both an object
+// and a prefix is reported as the file.
+func (f *Fs) Stat(name string) (fs.FileInfo, error) {
+	ctx, cancel := f.reqCtx()
+	defer cancel()
+	fi, err := f.stat(ctx, name)
+	if err != nil {
+		return nil, pathError("stat", name, err)
+	}
+	return fi, nil
+}
+
+// LstatIfPossible is Stat: S3 has no symbolic links.
+func (f *Fs) LstatIfPossible(name string) (fs.FileInfo, bool, error) {
+	fi, err := f.Stat(name)
+	return fi, false, err
+}
+
+// stat returns the file or directory at name: HEAD of the key, then a
+// one-key listing of "key/" when the HEAD found nothing.
+func (f *Fs) stat(ctx context.Context, name string) (fileInfo, error) {
+	if isRoot(name) {
+		return newDirInfo("/", time.Time{}), nil
+	}
+	key, err := f.jail.key(name)
+	if err != nil {
+		return fileInfo{}, err
+	}
+	fi, err := f.headFile(ctx, name, key)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fi, err
+	}
+	return f.statDir(ctx, name, key+"/")
+}
+
+// headFile returns the object at key as a file.
+func (f *Fs) headFile(ctx context.Context, name, key string) (fileInfo, error) {
+	out, err := f.svc.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &key})
+	if err != nil {
+		return fileInfo{}, s3Error(err)
+	}
+	return newFileInfo(name, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified)), nil
+}
+
+// statDir returns the directory whose listing prefix is prefix, using the
+// marker's date when the first key is the marker.
+func (f *Fs) statDir(ctx context.Context, name, prefix string) (fileInfo, error) {
+	out, err := f.svc.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket: &f.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1),
+	})
+	if err != nil {
+		return fileInfo{}, s3Error(err)
+	}
+	if len(out.Contents) == 0 {
+		return fileInfo{}, fs.ErrNotExist
+	}
+	var mod time.Time
+	if first := out.Contents[0]; aws.ToString(first.Key) == prefix {
+		mod = aws.ToTime(first.LastModified)
+	}
+	return newDirInfo(name, mod), nil
+}
+
+// putMarker writes the empty marker object of the directory with listing
+// prefix prefix.
+func (f *Fs) putMarker(ctx context.Context, prefix string) error {
+	_, err := f.svc.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &f.bucket, Key: &prefix, Body: bytes.NewReader(nil), ContentLength: aws.Int64(0),
+	})
+	return s3Error(err)
+}
+
+// Mkdir creates the directory at name by writing its marker object. Parents
+// need not exist (S3 directories are implied by their keys), but the parent
+// must not be a file. It returns fs.ErrExist if a file or directory is there.
+func (f *Fs) Mkdir(name string, _ os.FileMode) error {
+	ctx, cancel := f.reqCtx()
+	defer cancel()
+	if err := f.mkdir(ctx, name); err != nil {
+		return pathError("mkdir", name, err)
+	}
+	return nil
+}
+
+func (f *Fs) mkdir(ctx context.Context, name string) error {
+	if isRoot(name) {
+		return fs.ErrExist
+	}
+	prefix, err := f.jail.dirPrefix(name)
+	if err != nil {
+		return err
+	}
+	switch _, err := f.stat(ctx, name); {
+	case err == nil:
+		return fs.ErrExist
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if parent := dirOf(name); !isRoot(parent) {
+		parentKey, err := f.jail.key(parent)
+		if err != nil {
+			return err
+		}
+		switch _, err := f.headFile(ctx, parent, parentKey); {
+		case err == nil:
+			return ErrNotDir
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+	}
+	return f.putMarker(ctx, prefix)
+}
+
+// MkdirAll creates the directory at name unless it already exists. Only the
+// last directory gets a marker: the ones above it are implied by its key.
+func (f *Fs) MkdirAll(name string, perm os.FileMode) error {
+	err := f.Mkdir(name, perm)
+	if errors.Is(err, fs.ErrExist) {
+		fi, statErr := f.Stat(name)
+		if statErr != nil {
+			return statErr
+		}
+		if !fi.IsDir() {
+			return pathError("mkdir", name, ErrNotDir)
+		}
+		return nil
+	}
+	return err
+}
+
+// Remove deletes the file at name (FTP DELE). It returns ErrIsDir for a
+// directory (use RemoveDir) and fs.ErrNotExist when there is nothing. If the
+// file was the last entry of its directory, the directory keeps existing.
+func (f *Fs) Remove(name string) error {
+	ctx, cancel := f.reqCtx()
+	defer cancel()
+	if err := f.removeFile(ctx, name); err != nil {
+		return pathError("remove", name, err)
+	}
+	return nil
+}
+
+func (f *Fs) removeFile(ctx context.Context, name string) error {
+	if isRoot(name) {
+		return ErrIsDir
+	}
+	key, err := f.jail.key(name)
+	if err != nil {
+		return err
+	}
+	if _, err := f.headFile(ctx, name, key); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, dirErr := f.statDir(ctx, name, key+"/"); dirErr == nil {
+				return ErrIsDir
+			}
+		}
+		return err
+	}
+	if err := f.deleteKey(ctx, key); err != nil {
+		return err
+	}
+	return f.keepDir(ctx, dirOf(name))
+}
+
+// deleteKey deletes one object.
+func (f *Fs) deleteKey(ctx context.Context, key string) error {
+	_, err := f.svc.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.bucket, Key: &key})
+	return s3Error(err)
+}
+
+// keepDir writes the marker of the directory at dir if nothing is left under
+// it, so that deleting or moving away a directory's last entry does not make
+// the directory itself vanish, as it would in plain S3.
+func (f *Fs) keepDir(ctx context.Context, dir string) error {
+	if isRoot(dir) {
+		return nil
+	}
+	prefix, err := f.jail.dirPrefix(dir)
+	if err != nil {
+		return err
+	}
+	if _, err := f.statDir(ctx, dir, prefix); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return f.putMarker(ctx, prefix)
+}
+
+// RemoveDir deletes the empty directory at name (FTP RMD). It returns
+// ErrNotEmpty if entries remain, ErrNotDir for a file and fs.ErrPermission
+// for the root.
+func (f *Fs) RemoveDir(name string) error {
+	ctx, cancel := f.reqCtx()
+	defer cancel()
+	if err := f.removeDir(ctx, name); err != nil {
+		return pathError("rmdir", name, err)
+	}
+	return nil
+}
+
+func (f *Fs) removeDir(ctx context.Context, name string) error {
+	if isRoot(name) {
+		return fs.ErrPermission
+	}
+	prefix, err := f.jail.dirPrefix(name)
+	if err != nil {
+		return err
+	}
+	out, err := f.svc.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket: &f.bucket, Prefix: &prefix, MaxKeys: aws.Int32(2),
+	})
+	if err != nil {
+		return s3Error(err)
+	}
+	marker := false
+	for _, obj := range out.Contents {
+		if aws.ToString(obj.Key) != prefix {
+			return ErrNotEmpty
+		}
+		marker = true
+	}
+	if !marker {
+		if _, err := f.stat(ctx, name); err != nil {
+			return err
+		}
+		return ErrNotDir
+	}
+	if err := f.deleteKey(ctx, prefix); err != nil {
+		return err
+	}
+	return f.keepDir(ctx, dirOf(name))
+}
+
+// RemoveAll deletes the file or the directory tree at name (FTP SITE RMDIR).
+// It refuses the root, and trees of more than Settings.RenameLimit keys with
+// ErrTooMany before deleting anything. A missing name is not an error.
+func (f *Fs) RemoveAll(name string) error {
+	if err := f.removeAll(name); err != nil {
+		return pathError("removeall", name, err)
+	}
+	return nil
+}
+
+func (f *Fs) removeAll(name string) error {
+	if isRoot(name) {
+		return fs.ErrPermission
+	}
+	ctx, cancel := f.reqCtx()
+	defer cancel()
+	fi, err := f.stat(ctx, name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return f.removeFile(ctx, name)
+	}
+	prefix, err := f.jail.dirPrefix(name)
+	if err != nil {
+		return err
+	}
+	keys, err := f.listKeys(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		kctx, kcancel := f.reqCtx()
+		err := f.deleteKey(kctx, k.key)
+		kcancel()
+		if err != nil {
+			return err
+		}
+	}
+	return f.keepDir(ctx, dirOf(name))
+}
+
+// Chmod checks that name exists and otherwise does nothing: S3 objects have
+// no mode bits.
+func (f *Fs) Chmod(name string, _ os.FileMode) error {
+	_, err := f.Stat(name)
+	return err
+}
+
+// Chown checks that name exists and otherwise does nothing.
+func (f *Fs) Chown(name string, _, _ int) error {
+	_, err := f.Stat(name)
+	return err
+}
+
+// Chtimes returns ErrUnsupported: S3 sets LastModified itself and it cannot
+// be changed without rewriting the object.
+func (f *Fs) Chtimes(name string, _, _ time.Time) error {
+	return pathError("chtimes", name, ErrUnsupported)
+}

@@ -1,0 +1,483 @@
+package storage_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3ftp/s3ftp/storage"
+	"github.com/s3ftp/s3ftp/storage/s3test"
+)
+
+const (
+	writeFlags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	readFlags  = os.O_RDONLY
+	mib        = 1 << 20
+)
+
+// smallParts makes multipart uploads happen with little data.
+var smallParts = storage.Settings{PartSize: 5 * mib, Concurrency: 2}
+
+// fsCase is one behaviour of the Fs, run against every S3 server and both
+// checksum modes.
+type fsCase struct {
+	name string
+	set  storage.Settings
+	run  func(t *testing.T, e *env)
+}
+
+func TestFs(t *testing.T) {
+	for _, srv := range s3test.All(t) {
+		for _, supported := range []bool{true, false} {
+			mode := "when_required"
+			if supported {
+				mode = "when_supported"
+			}
+			t.Run(srv.Name+"/"+mode, func(t *testing.T) {
+				bucket := srv.NewBucket(t)
+				for _, tc := range fsCases {
+					t.Run(tc.name, func(t *testing.T) {
+						t.Parallel()
+						tc.run(t, newEnv(t, srv, bucket, supported, tc.set))
+					})
+				}
+			})
+		}
+	}
+}
+
+var fsCases = []fsCase{
+	{name: "small file is one PutObject", run: func(t *testing.T, e *env) {
+		data := []byte("hello, scanner\n")
+		e.rt.reset(nil)
+		e.upload(t, "/scan.pdf", data)
+		if got, want := e.rt.snapshot(), map[string]int{"PutObject": 1}; !reflect.DeepEqual(got, want) {
+			t.Errorf("requests = %v, want %v", got, want)
+		}
+		got, err := e.object("scan.pdf")
+		must(t, "get", err)
+		if !bytes.Equal(got, data) {
+			t.Errorf("stored %q, want %q", got, data)
+		}
+	}},
+	{name: "empty file", run: func(t *testing.T, e *env) {
+		e.upload(t, "/empty", nil)
+		fi, err := e.fs.Stat("/empty")
+		must(t, "stat", err)
+		if fi.Size() != 0 || fi.IsDir() {
+			t.Errorf("stat = size %d dir %v", fi.Size(), fi.IsDir())
+		}
+	}},
+	{name: "exactly one part is one PutObject", set: smallParts, run: func(t *testing.T, e *env) {
+		data := randBytes(5 * mib)
+		e.rt.reset(nil)
+		e.upload(t, "/one-part.bin", data)
+		if got := e.rt.snapshot(); got["PutObject"] != 1 || got["CreateMultipartUpload"] != 0 {
+			t.Errorf("requests = %v, want one PutObject", got)
+		}
+	}},
+	{name: "large file is a multipart upload", set: smallParts, run: func(t *testing.T, e *env) {
+		data := randBytes(17*mib + 12345)
+		e.rt.reset(nil)
+		e.upload(t, "/video/cam1.mp4", data)
+		c := e.rt.snapshot()
+		if c["CreateMultipartUpload"] != 1 || c["UploadPart"] != 4 || c["CompleteMultipartUpload"] != 1 || c["PutObject"] != 0 {
+			t.Errorf("requests = %v, want 1 create, 4 parts, 1 complete", c)
+		}
+		got, err := e.object("video/cam1.mp4")
+		must(t, "get", err)
+		if sum(got) != sum(data) {
+			t.Fatalf("stored object differs: %d bytes, want %d", len(got), len(data))
+		}
+		if got := e.download(t, "/video/cam1.mp4", 0); sum(got) != sum(data) {
+			t.Errorf("download differs")
+		}
+		e.nothingAt(t, "none")
+	}},
+	{name: "download resumes at REST offset with a ranged GET", run: func(t *testing.T, e *env) {
+		data := randBytes(100000)
+		e.upload(t, "/f.bin", data)
+		for _, off := range []int64{0, 1, 65536, 99999, 100000} {
+			if got := e.download(t, "/f.bin", off); !bytes.Equal(got, data[off:]) {
+				t.Errorf("offset %d: got %d bytes, want %d", off, len(got), len(data)-int(off))
+			}
+		}
+		_, err := e.fs.GetHandle("/f.bin", readFlags, 100001)
+		wantErr(t, "offset past end", err, fs.ErrInvalid)
+		h, err := e.fs.GetHandle("/f.bin", readFlags, 10)
+		must(t, "open", err)
+		defer h.Close()
+		if _, err := h.Seek(20, io.SeekStart); err == nil {
+			t.Errorf("seek elsewhere than the REST offset succeeded")
+		}
+	}},
+	{name: "download of missing file or directory fails before transfer", run: func(t *testing.T, e *env) {
+		_, err := e.fs.GetHandle("/nope", readFlags, 0)
+		wantErr(t, "missing", err, fs.ErrNotExist)
+		must(t, "mkdir", e.fs.Mkdir("/d", 0o755))
+		_, err = e.fs.GetHandle("/d", readFlags, 0)
+		wantErr(t, "dir", err, storage.ErrIsDir)
+	}},
+	{name: "aborted upload leaves nothing", set: smallParts, run: func(t *testing.T, e *env) {
+		for _, size := range []int{1000, 12 * mib} {
+			h, err := e.fs.GetHandle("/partial.bin", writeFlags, 0)
+			must(t, "open", err)
+			_, err = h.Write(randBytes(size))
+			must(t, "write", err)
+			h.(interface{ TransferError(error) }).TransferError(errors.New("connection reset by peer"))
+			err = h.Close()
+			wantErr(t, "close after TransferError", err, storage.ErrAborted)
+			e.nothingAt(t, "partial.bin")
+		}
+	}},
+	{name: "cancelled session aborts the upload", set: smallParts, run: func(t *testing.T, e *env) {
+		h, err := e.fs.GetHandle("/partial.bin", writeFlags, 0)
+		must(t, "open", err)
+		_, err = h.Write(randBytes(11 * mib))
+		must(t, "write", err)
+		e.cancel()
+		if err := h.Close(); err == nil {
+			t.Fatal("close after session cancel succeeded")
+		}
+		e.nothingAt(t, "partial.bin")
+	}},
+	{name: "S3 failure of a part fails the upload and aborts it", set: smallParts, run: func(t *testing.T, e *env) {
+		e.rt.reset(func(op string, n int) bool { return op == "UploadPart" && n >= 2 })
+		err := writeThrough(e.fs, "/broken.bin", randBytes(16*mib))
+		wantErr(t, "upload with failing part", err, storage.ErrBackend)
+		e.rt.reset(nil)
+		e.nothingAt(t, "broken.bin")
+	}},
+	{name: "S3 failure of the completion aborts it", set: smallParts, run: func(t *testing.T, e *env) {
+		e.rt.reset(func(op string, _ int) bool { return op == "CompleteMultipartUpload" })
+		err := writeThrough(e.fs, "/broken.bin", randBytes(11*mib))
+		wantErr(t, "upload with failing completion", err, storage.ErrBackend)
+		e.rt.reset(nil)
+		e.nothingAt(t, "broken.bin")
+	}},
+	{name: "overwrite replaces only on completion", set: smallParts, run: func(t *testing.T, e *env) {
+		old := []byte("old content")
+		e.upload(t, "/latest.jpg", old)
+		h, err := e.fs.GetHandle("/latest.jpg", writeFlags, 0)
+		must(t, "open", err)
+		_, err = h.Write(randBytes(6 * mib))
+		must(t, "write", err)
+		if got, _ := e.object("latest.jpg"); !bytes.Equal(got, old) {
+			t.Errorf("object changed before the upload completed")
+		}
+		h.(interface{ TransferError(error) }).TransferError(errors.New("ABOR"))
+		_ = h.Close()
+		if got, _ := e.object("latest.jpg"); !bytes.Equal(got, old) {
+			t.Errorf("aborted overwrite changed the object")
+		}
+		e.upload(t, "/latest.jpg", []byte("new"))
+		if got, _ := e.object("latest.jpg"); string(got) != "new" {
+			t.Errorf("object = %q after overwrite", got)
+		}
+	}},
+	{name: "append and resumed upload are refused", run: func(t *testing.T, e *env) {
+		_, err := e.fs.GetHandle("/a", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0)
+		wantErr(t, "append", err, storage.ErrUnsupported)
+		_, err = e.fs.GetHandle("/a", os.O_WRONLY|os.O_CREATE, 10)
+		wantErr(t, "REST+STOR", err, storage.ErrUnsupported)
+	}},
+	{name: "stat files, markers, implied dirs", run: func(t *testing.T, e *env) {
+		e.put(t, "file.txt", []byte("12345"))
+		e.put(t, "marker/", nil)
+		e.put(t, "implied/deep/x.jpg", []byte("x"))
+		e.put(t, "filex", []byte("not a dir child"))
+		for _, c := range []struct {
+			name string
+			dir  bool
+			size int64
+			err  error
+		}{
+			{"/", true, 0, nil},
+			{"/file.txt", false, 5, nil},
+			{"/marker", true, 0, nil},
+			{"/implied", true, 0, nil},
+			{"/implied/deep", true, 0, nil},
+			{"/implied/deep/x.jpg", false, 1, nil},
+			{"/file", false, 0, fs.ErrNotExist}, // "file" must not match "file.txt" or "filex"
+			{"/nope", false, 0, fs.ErrNotExist},
+			{"/implied/../file.txt", false, 5, nil},
+			{"/../../file.txt", false, 5, nil},
+		} {
+			fi, err := e.fs.Stat(c.name)
+			if c.err != nil {
+				wantErr(t, "stat "+c.name, err, c.err)
+				continue
+			}
+			must(t, "stat "+c.name, err)
+			if fi.IsDir() != c.dir || fi.Size() != c.size {
+				t.Errorf("stat %s = dir %v size %d, want dir %v size %d", c.name, fi.IsDir(), fi.Size(), c.dir, c.size)
+			}
+		}
+	}},
+	{name: "readdir lists one level, paged, markers hidden", set: storage.Settings{ListPageSize: 3}, run: func(t *testing.T, e *env) {
+		for _, k := range []string{"d/", "d/a.txt", "d/b.txt", "d/c.txt", "d/sub/", "d/sub/x", "d/implied/y/z", "d/e f.txt", "d/ü.txt", "other.txt"} {
+			e.put(t, k, content(k))
+		}
+		infos, err := e.fs.ReadDir("/d")
+		must(t, "readdir", err)
+		var got []string
+		for _, fi := range infos {
+			n := fi.Name()
+			if fi.IsDir() {
+				n += "/"
+			}
+			got = append(got, n)
+		}
+		want := []string{"a.txt", "b.txt", "c.txt", "e f.txt", "implied/", "sub/", "ü.txt"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("readdir = %v, want %v", got, want)
+		}
+		root, err := e.fs.ReadDir("/")
+		must(t, "readdir /", err)
+		if len(root) != 2 {
+			t.Errorf("root has %d entries, want 2 (d/, other.txt)", len(root))
+		}
+		_, err = e.fs.ReadDir("/missing")
+		wantErr(t, "readdir missing", err, fs.ErrNotExist)
+		must(t, "mkdir", e.fs.Mkdir("/empty", 0o755))
+		empty, err := e.fs.ReadDir("/empty")
+		must(t, "readdir empty", err)
+		if len(empty) != 0 {
+			t.Errorf("empty dir lists %d entries", len(empty))
+		}
+	}},
+	{name: "readdir of a big directory pages through", set: storage.Settings{ListPageSize: 100}, run: func(t *testing.T, e *env) {
+		const n = 250
+		for i := range n {
+			e.put(t, "big/"+fmt.Sprintf("%04d", i), nil)
+		}
+		e.rt.reset(nil)
+		infos, err := e.fs.ReadDir("/big")
+		must(t, "readdir", err)
+		if len(infos) != n {
+			t.Errorf("got %d entries, want %d", len(infos), n)
+		}
+		if got := e.rt.snapshot()["ListObjectsV2"]; got != 3 {
+			t.Errorf("ListObjectsV2 calls = %d, want 3 pages", got)
+		}
+	}},
+	{name: "mkdir", run: func(t *testing.T, e *env) {
+		must(t, "mkdir", e.fs.Mkdir("/2026", 0o755))
+		wantErr(t, "mkdir again", e.fs.Mkdir("/2026", 0o755), fs.ErrExist)
+		must(t, "mkdir nested", e.fs.Mkdir("/a/b/c", 0o755))
+		for _, d := range []string{"/a", "/a/b", "/a/b/c"} {
+			if fi, err := e.fs.Stat(d); err != nil || !fi.IsDir() {
+				t.Errorf("stat %s: %v", d, err)
+			}
+		}
+		e.upload(t, "/file", []byte("x"))
+		wantErr(t, "mkdir over file", e.fs.Mkdir("/file", 0o755), fs.ErrExist)
+		wantErr(t, "mkdir under file", e.fs.Mkdir("/file/sub", 0o755), storage.ErrNotDir)
+		wantErr(t, "mkdir root", e.fs.Mkdir("/", 0o755), fs.ErrExist)
+		must(t, "mkdirall existing", e.fs.MkdirAll("/2026", 0o755))
+		wantErr(t, "mkdirall over file", e.fs.MkdirAll("/file", 0o755), storage.ErrNotDir)
+		if got := e.keys(t); !reflect.DeepEqual(got, []string{"2026/", "a/b/c/", "file"}) {
+			t.Errorf("keys = %v", got)
+		}
+	}},
+	{name: "remove files", run: func(t *testing.T, e *env) {
+		e.upload(t, "/dir/only.jpg", []byte("x"))
+		must(t, "remove", e.fs.Remove("/dir/only.jpg"))
+		fi, err := e.fs.Stat("/dir")
+		must(t, "dir still exists after its last file is deleted", err)
+		if !fi.IsDir() {
+			t.Errorf("/dir is not a dir")
+		}
+		wantErr(t, "remove missing", e.fs.Remove("/dir/only.jpg"), fs.ErrNotExist)
+		wantErr(t, "remove dir", e.fs.Remove("/dir"), storage.ErrIsDir)
+		wantErr(t, "remove root", e.fs.Remove("/"), storage.ErrIsDir)
+	}},
+	{name: "remove directories", run: func(t *testing.T, e *env) {
+		e.upload(t, "/full/x", []byte("x"))
+		wantErr(t, "rmdir non-empty", e.fs.RemoveDir("/full"), storage.ErrNotEmpty)
+		must(t, "mkdir", e.fs.Mkdir("/full/empty", 0o755))
+		must(t, "rmdir empty", e.fs.RemoveDir("/full/empty"))
+		wantErr(t, "rmdir gone", e.fs.RemoveDir("/full/empty"), fs.ErrNotExist)
+		wantErr(t, "rmdir file", e.fs.RemoveDir("/full/x"), storage.ErrNotDir)
+		wantErr(t, "rmdir root", e.fs.RemoveDir("/"), fs.ErrPermission)
+		must(t, "removeall", e.fs.RemoveAll("/full"))
+		if got := e.keys(t); len(got) != 0 {
+			t.Errorf("keys after removeall = %v", got)
+		}
+		must(t, "removeall missing", e.fs.RemoveAll("/full"))
+	}},
+	{name: "rename files", run: func(t *testing.T, e *env) {
+		for _, name := range []string{"plain.jpg", "with space.jpg", "plus+sign.jpg", "percent%20.jpg", "ünï©ødé.jpg", "hash#q?.jpg"} {
+			data := []byte("data of " + name)
+			e.upload(t, "/tmp/"+name, data)
+			must(t, "rename "+name, e.fs.Rename("/tmp/"+name, "/final/"+name))
+			got, err := e.object("final/" + name)
+			must(t, "get renamed "+name, err)
+			if !bytes.Equal(got, data) {
+				t.Errorf("%s: renamed content %q", name, got)
+			}
+			if _, err := e.object("tmp/" + name); err == nil {
+				t.Errorf("%s: source still exists", name)
+			}
+		}
+		if fi, err := e.fs.Stat("/tmp"); err != nil || !fi.IsDir() {
+			t.Errorf("source dir vanished after moving its files out: %v", err)
+		}
+		e.upload(t, "/a", []byte("a"))
+		e.upload(t, "/b", []byte("b"))
+		must(t, "rename over file", e.fs.Rename("/a", "/b"))
+		if got, _ := e.object("b"); string(got) != "a" {
+			t.Errorf("b = %q, want a", got)
+		}
+		must(t, "mkdir", e.fs.Mkdir("/dir", 0o755))
+		wantErr(t, "rename onto dir", e.fs.Rename("/b", "/dir"), storage.ErrIsDir)
+		wantErr(t, "rename missing", e.fs.Rename("/nope", "/x"), fs.ErrNotExist)
+		wantErr(t, "rename root", e.fs.Rename("/", "/x"), fs.ErrPermission)
+	}},
+	{name: "rename directories", set: storage.Settings{RenameLimit: 5}, run: func(t *testing.T, e *env) {
+		for _, k := range []string{"src/", "src/a", "src/sub/b", "src/sub/c"} {
+			e.put(t, k, content(k))
+		}
+		must(t, "rename dir", e.fs.Rename("/src", "/dst"))
+		want := []string{"dst/", "dst/a", "dst/sub/b", "dst/sub/c"}
+		if got := e.keys(t); !reflect.DeepEqual(got, want) {
+			t.Errorf("keys = %v, want %v", got, want)
+		}
+		wantErr(t, "rename into itself", e.fs.Rename("/dst", "/dst/inner"), fs.ErrInvalid)
+		e.put(t, "other/x", nil)
+		wantErr(t, "rename onto existing", e.fs.Rename("/dst", "/other"), fs.ErrExist)
+		for _, k := range []string{"dst/d", "dst/e"} {
+			e.put(t, k, nil)
+		}
+		wantErr(t, "rename over limit", e.fs.Rename("/dst", "/moved"), storage.ErrTooMany)
+		if got := e.keys(t); len(got) != 7 || got[0] != "dst/" {
+			t.Errorf("keys after refused rename = %v", got)
+		}
+	}},
+	{name: "rename dir failure leaves source whole", run: func(t *testing.T, e *env) {
+		for _, k := range []string{"src/a", "src/b", "src/c"} {
+			e.put(t, k, []byte(k))
+		}
+		e.rt.reset(func(op string, n int) bool { return op == "CopyObject" && n >= 3 })
+		wantErr(t, "rename with failing copy", e.fs.Rename("/src", "/dst"), storage.ErrBackend)
+		e.rt.reset(nil)
+		if got := e.keys(t); !reflect.DeepEqual(got, []string{"src/a", "src/b", "src/c"}) {
+			t.Errorf("keys = %v, want the source only", got)
+		}
+	}},
+	{name: "multipart copy of a big file", set: smallParts, run: func(t *testing.T, e *env) {
+		storage.SetCopyLimits(e.svc, 6*mib, 5*mib)
+		data := randBytes(13 * mib)
+		e.upload(t, "/big.bin", data)
+		e.rt.reset(nil)
+		must(t, "rename", e.fs.Rename("/big.bin", "/moved.bin"))
+		if c := e.rt.snapshot(); c["UploadPartCopy"] != 3 || c["CopyObject"] != 0 {
+			t.Errorf("requests = %v, want 3 UploadPartCopy", c)
+		}
+		got, err := e.object("moved.bin")
+		must(t, "get", err)
+		if sum(got) != sum(data) {
+			t.Errorf("copied object differs")
+		}
+	}},
+	{name: "jail keeps users apart", run: func(t *testing.T, e *env) {
+		alice := e.otherFs(e.prefix + "alice")
+		alice2 := e.otherFs(e.prefix + "alice2/")
+		must(t, "alice upload", writeThrough(alice, "/secret.txt", []byte("alice")))
+		must(t, "alice2 upload", writeThrough(alice2, "/mine.txt", []byte("alice2")))
+		for _, p := range []string{"/secret.txt", "/../alice/secret.txt", "../alice/secret.txt", "/../../secret.txt", "/./../alice/secret.txt"} {
+			if _, err := alice2.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("alice2 stat %q: %v, want not exist", p, err)
+			}
+		}
+		infos, err := alice2.ReadDir("/..")
+		must(t, "readdir ..", err)
+		if len(infos) != 1 || infos[0].Name() != "mine.txt" {
+			t.Errorf("alice2 sees %v", infos)
+		}
+		must(t, "alice2 writes ../alice/secret.txt", writeThrough(alice2, "/../alice/secret.txt", []byte("evil")))
+		if got, _ := e.object("alice/secret.txt"); string(got) != "alice" {
+			t.Errorf("alice's file was overwritten: %q", got)
+		}
+		if got, _ := e.object("alice2/alice/secret.txt"); string(got) != "evil" {
+			t.Errorf("the write did not land inside alice2's prefix")
+		}
+	}},
+	{name: "bad names are refused", run: func(t *testing.T, e *env) {
+		for _, c := range []struct {
+			name string
+			err  error
+		}{
+			{"/nul\x00byte", storage.ErrInvalidName},
+			{"/bell\x07", storage.ErrInvalidName},
+			{"/del\x7f", storage.ErrInvalidName},
+			{"/latin1-\xe9t\xe9", storage.ErrInvalidName},
+			{"/" + strings.Repeat("x", 1100), storage.ErrNameTooLong},
+			{"/", storage.ErrIsDir},
+		} {
+			err := writeThrough(e.fs, c.name, []byte("x"))
+			wantErr(t, "upload "+strings.ToValidUTF8(c.name[:min(len(c.name), 20)], "?"), err, c.err)
+		}
+		if got := e.keys(t); len(got) != 0 {
+			t.Errorf("keys = %v, want none", got)
+		}
+	}},
+	{name: "chmod and chtimes", run: func(t *testing.T, e *env) {
+		e.upload(t, "/f", []byte("x"))
+		must(t, "chmod", e.fs.Chmod("/f", 0o600))
+		wantErr(t, "chmod missing", e.fs.Chmod("/nope", 0o600), fs.ErrNotExist)
+		wantErr(t, "chtimes", e.fs.Chtimes("/f", time.Time{}, time.Time{}), storage.ErrUnsupported)
+	}},
+	{name: "open directory and readdir through afero", run: func(t *testing.T, e *env) {
+		e.upload(t, "/d/x", []byte("x"))
+		f, err := e.fs.Open("/d")
+		must(t, "open dir", err)
+		names, err := f.Readdirnames(-1)
+		must(t, "readdirnames", err)
+		if !reflect.DeepEqual(names, []string{"x"}) {
+			t.Errorf("names = %v", names)
+		}
+		must(t, "close", f.Close())
+		w, err := e.fs.Create("/via-create")
+		must(t, "create", err)
+		_, err = w.WriteString("abc")
+		must(t, "write", err)
+		must(t, "close", w.Close())
+		if got, _ := e.object("via-create"); string(got) != "abc" {
+			t.Errorf("created = %q", got)
+		}
+	}},
+}
+
+// content returns test data for key: empty for a directory marker.
+func content(key string) []byte {
+	if strings.HasSuffix(key, "/") {
+		return nil
+	}
+	return []byte(key)
+}
+
+func TestSettingsDefaults(t *testing.T) {
+	srv := s3test.Fake(t)
+	svc, err := storage.NewService(srv.Client(false, nil), storage.Settings{})
+	must(t, "new service", err)
+	s := svc.Settings()
+	if s.PartSize != 8*mib || s.Concurrency != 2 || s.RenameLimit != 1000 || s.ListPageSize != 1000 || s.Checksums != storage.ChecksumsRequired {
+		t.Errorf("defaults = %+v", s)
+	}
+	for _, bad := range []storage.Settings{{PartSize: 1 * mib}, {Concurrency: -1}, {ListPageSize: 5000}, {Checksums: "auto"}} {
+		if _, err := storage.NewService(srv.Client(false, nil), bad); err == nil {
+			t.Errorf("settings %+v accepted", bad)
+		}
+	}
+	if _, err := storage.NewService(nil, storage.Settings{}); err == nil {
+		t.Error("nil API accepted")
+	}
+}

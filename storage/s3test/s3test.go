@@ -1,0 +1,185 @@
+// Package s3test starts real S3 servers for tests: rclone/gofakes3 in process
+// over HTTP, and versitygw (a production S3 gateway with a posix backend) as a
+// child process. Tests run one table against every server.
+package s3test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/rclone/gofakes3"
+	"github.com/rclone/gofakes3/s3mem"
+)
+
+// Server is an S3 endpoint a test can use.
+type Server struct {
+	Name      string // "gofakes3", "versitygw", ...
+	Endpoint  string // http://127.0.0.1:PORT
+	AccessKey string
+	SecretKey string
+	// Dir is where the server keeps objects as files ("" for in-memory servers).
+	Dir string
+}
+
+// Client returns an S3 client for s. With supported true the SDK's default
+// checksum behaviour (CRC32 on every upload) is kept, otherwise checksums are
+// sent only when required. rt, when not nil, carries the requests (to count
+// or fail them); otherwise http.DefaultTransport does.
+func (s *Server) Client(supported bool, rt http.RoundTripper) *s3.Client {
+	o := s3.Options{
+		BaseEndpoint: aws.String(s.Endpoint),
+		Region:       "us-east-1",
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		HTTPClient:   &http.Client{Timeout: 5 * time.Minute, Transport: rt},
+	}
+	if supported {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
+	} else {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}
+	return s3.New(o)
+}
+
+// NewBucket creates a bucket with a unique name and returns the name.
+func (s *Server) NewBucket(t testing.TB) string {
+	t.Helper()
+	name := "t-" + randomHex(8)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Client(false, nil).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatalf("%s: create bucket: %v", s.Name, err)
+	}
+	return name
+}
+
+// Fake starts an in-process rclone/gofakes3 server (memory backend) over
+// plain HTTP on 127.0.0.1, stopped when the test ends.
+func Fake(t testing.TB) *Server {
+	t.Helper()
+	ak, sk := "fake-"+randomHex(4), randomHex(16)
+	faker := gofakes3.New(s3mem.New(), gofakes3.WithV4Auth(map[string]string{ak: sk}), gofakes3.WithAutoBucket(true))
+	ts := httptest.NewServer(faker.Server())
+	t.Cleanup(ts.Close)
+	return &Server{Name: "gofakes3", Endpoint: ts.URL, AccessKey: ak, SecretKey: sk}
+}
+
+// VersityEnv names the environment variable that, when set to 1, makes
+// Versity fail instead of skip when versitygw is not installed. CI sets it.
+const VersityEnv = "S3FTP_REQUIRE_VERSITYGW"
+
+// All returns every server available: Fake always, Versity when versitygw
+// is installed (or S3FTP_REQUIRE_VERSITYGW=1, which makes its absence fatal).
+func All(t testing.TB) []*Server {
+	t.Helper()
+	servers := []*Server{Fake(t)}
+	if findBinary("versitygw") != "" || os.Getenv(VersityEnv) == "1" {
+		servers = append(servers, Versity(t))
+	} else {
+		t.Logf("versitygw not installed: testing against gofakes3 only")
+	}
+	return servers
+}
+
+// Versity starts versitygw with its posix backend in a temporary directory,
+// stopped when the test ends. It skips the test when the versitygw binary is
+// not on PATH or in $GOPATH/bin, unless S3FTP_REQUIRE_VERSITYGW=1.
+func Versity(t testing.TB) *Server {
+	t.Helper()
+	bin := findBinary("versitygw")
+	if bin == "" {
+		if os.Getenv(VersityEnv) == "1" {
+			t.Fatalf("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
+		}
+		t.Skip("versitygw not installed; go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	}
+	dir := t.TempDir()
+	ak, sk := "vgw-"+randomHex(4), randomHex(16)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "--access", ak, "--secret", sk, "--port", addr, "posix", dir)
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "versitygw.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start versitygw: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = logFile.Close()
+	})
+	waitListening(t, addr, logFile.Name())
+	return &Server{Name: "versitygw", Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, Dir: dir}
+}
+
+// findBinary looks for name on PATH and in $GOPATH/bin (or ~/go/bin).
+func findBinary(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	gopath := os.Getenv("GOPATH")
+	if gopath == "" {
+		home, _ := os.UserHomeDir()
+		gopath = filepath.Join(home, "go")
+	}
+	for _, dir := range filepath.SplitList(gopath) {
+		p := filepath.Join(dir, "bin", name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// waitListening waits up to 20 s for addr to accept connections.
+func waitListening(t testing.TB, addr, logPath string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			_ = c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(logPath)
+	t.Fatalf("server did not listen on %s: %s", addr, strings.TrimSpace(string(log)))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,166 @@
+// Package storage maps file operations onto S3: an afero.Fs over one bucket and
+// key prefix, with streaming uploads (multipart) and ranged downloads.
+//
+// A Service holds what every session shares (the S3 client, settings, the
+// upload buffer pool); Service.NewFs gives one user's view, jailed to their
+// bucket and prefix. Errors are *fs.PathError values that wrap fs.ErrNotExist,
+// fs.ErrExist, fs.ErrPermission or one of this package's sentinels; S3 and
+// network failures wrap ErrBackend.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// API is the part of the S3 client the storage package uses. *s3.Client
+// implements it.
+type API interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	CopyObject(ctx context.Context, in *s3.CopyObjectInput, opts ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	UploadPartCopy(ctx context.Context, in *s3.UploadPartCopyInput, opts ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error)
+	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+}
+
+var _ API = (*s3.Client)(nil)
+
+// S3 limits the package works within.
+const (
+	minPartSize  = 5 << 20 // smallest part but the last
+	maxParts     = 10000
+	maxCopySize  = 5 << 30 // largest single CopyObject
+	copyPartSize = 512 << 20
+)
+
+// Settings tune how an Fs uses S3. Zero fields take the defaults noted.
+type Settings struct {
+	// PartSize is the multipart part size and the largest upload sent as one
+	// PutObject. Default 8 MiB; at least 5 MiB. Uploads are limited to
+	// 10,000 parts (78 GiB at 8 MiB).
+	PartSize int64
+	// Concurrency is how many parts of one upload are sent at once. Memory per
+	// upload is at most (Concurrency+1) × PartSize. Default 2.
+	Concurrency int
+	// Checksums must be the mode NewClient resolved (ChecksumsSupported or
+	// ChecksumsRequired); with ChecksumsSupported multipart uploads announce
+	// CRC32 and echo part checksums on completion. Default ChecksumsRequired.
+	Checksums ChecksumMode
+	// RequestTimeout bounds each metadata request (HEAD, LIST, PUT of a
+	// marker, COPY of a small object). Default 30 s.
+	RequestTimeout time.Duration
+	// PartTimeout bounds each part upload and each single PutObject. Default 5 min.
+	PartTimeout time.Duration
+	// RenameLimit is the most keys a directory rename or recursive removal
+	// may touch; beyond it the operation is refused with ErrTooMany before
+	// anything changes. Default 1000.
+	RenameLimit int
+	// ListPageSize is MaxKeys for each ListObjectsV2 page. Default 1000.
+	ListPageSize int32
+}
+
+// withDefaults returns s with zero fields set to their defaults, or an error
+// naming a field that is out of range.
+func (s Settings) withDefaults() (Settings, error) {
+	if s.PartSize == 0 {
+		s.PartSize = 8 << 20
+	}
+	if s.PartSize < minPartSize || s.PartSize > maxCopySize {
+		return s, fmt.Errorf("part size %d: must be between 5 MiB and 5 GiB", s.PartSize)
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = 2
+	}
+	if s.Concurrency < 1 || s.Concurrency > 64 {
+		return s, fmt.Errorf("concurrency %d: must be between 1 and 64", s.Concurrency)
+	}
+	switch s.Checksums {
+	case "":
+		s.Checksums = ChecksumsRequired
+	case ChecksumsSupported, ChecksumsRequired:
+	default:
+		return s, fmt.Errorf("checksums %q: must be resolved to when_supported or when_required", s.Checksums)
+	}
+	if s.RequestTimeout == 0 {
+		s.RequestTimeout = 30 * time.Second
+	}
+	if s.PartTimeout == 0 {
+		s.PartTimeout = 5 * time.Minute
+	}
+	if s.RenameLimit == 0 {
+		s.RenameLimit = 1000
+	}
+	if s.RenameLimit < 0 {
+		return s, errors.New("rename limit must not be negative")
+	}
+	if s.ListPageSize == 0 {
+		s.ListPageSize = 1000
+	}
+	if s.ListPageSize < 1 || s.ListPageSize > 1000 {
+		return s, fmt.Errorf("list page size %d: must be between 1 and 1000", s.ListPageSize)
+	}
+	return s, nil
+}
+
+// Service is shared by every session: the S3 client, the settings and a pool
+// of part buffers reused across uploads. It is safe for concurrent use.
+type Service struct {
+	api  API
+	set  Settings
+	bufs sync.Pool // *[]byte of PartSize
+
+	// copyLimit is the largest object copied with one CopyObject, and
+	// copyPartSize the part size of bigger copies (fields so tests can
+	// exercise multipart copies without 5 GiB objects).
+	copyLimit    int64
+	copyPartSize int64
+}
+
+// NewService returns a Service that talks to S3 through api.
+func NewService(api API, s Settings) (*Service, error) {
+	if api == nil {
+		return nil, errors.New("storage: nil S3 API")
+	}
+	s, err := s.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("storage settings: %w", err)
+	}
+	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize}
+	svc.bufs.New = func() any {
+		b := make([]byte, svc.set.PartSize)
+		return &b
+	}
+	return svc, nil
+}
+
+// Settings returns the settings in effect, defaults filled in.
+func (s *Service) Settings() Settings { return s.set }
+
+// NewFs returns the file system of one session: the objects of bucket under
+// prefix. ctx is the session's context: cancelling it cancels every S3
+// request the Fs makes (uploads in flight are then aborted). log receives
+// debug lines about S3 activity; nil discards them.
+func (s *Service) NewFs(ctx context.Context, bucket, prefix string, log *slog.Logger) *Fs {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Fs{svc: s, ctx: ctx, bucket: bucket, jail: newJail(prefix), log: log}
+}
+
+// getBuf returns a part buffer from the pool.
+func (s *Service) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
+
+// putBuf returns a part buffer to the pool.
+func (s *Service) putBuf(b *[]byte) { s.bufs.Put(b) }

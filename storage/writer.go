@@ -1,0 +1,336 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"mime"
+	"path"
+	"sort"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// writer streams an upload into S3. Data fills a part buffer; a file that fits
+// in one buffer is sent as a single PutObject at Close, a larger one becomes a
+// multipart upload whose parts are sent by up to Settings.Concurrency
+// goroutines while the next buffer fills. Nothing is visible in S3 until
+// Close succeeds; after TransferError, a failed part or a cancelled session,
+// Close aborts the multipart upload and returns the error.
+type writer struct {
+	handle
+	fs     *Fs
+	key    string
+	ctx    context.Context // the upload's context, cancelled on failure
+	cancel context.CancelFunc
+
+	buf  *[]byte // part being filled, nil until the first write
+	n    int     // bytes in buf
+	size int64   // bytes written so far
+	mp   *multipart
+	next int32 // number of the next part
+	sem  chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	parts    []types.CompletedPart
+	err      error // first failure of a part
+	transfer error // set by TransferError
+	closed   bool
+}
+
+// newWriter starts an upload to the file at name. The key is checked now so
+// a bad name fails before the data connection opens.
+func (f *Fs) newWriter(name string) (*writer, error) {
+	key, err := f.jail.key(name)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	return &writer{
+		handle: handle{name: clean(name)},
+		fs:     f,
+		key:    key,
+		ctx:    ctx,
+		cancel: cancel,
+		next:   1,
+		sem:    make(chan struct{}, f.svc.set.Concurrency),
+	}, nil
+}
+
+// Write buffers p, sending each full part as more data arrives. It returns
+// the first upload failure, so a transfer stops early when S3 does.
+func (w *writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, w.pathErr(fs.ErrClosed)
+	}
+	if err := w.failure(); err != nil {
+		return 0, w.pathErr(err)
+	}
+	written := 0
+	for len(p) > 0 {
+		if w.buf == nil {
+			w.buf = w.fs.svc.getBuf()
+			w.n = 0
+		} else if w.n == len(*w.buf) {
+			// Flush a full part only once more data comes, so that a file of
+			// exactly one part is still a single PutObject.
+			if err := w.sendPart(); err != nil {
+				return written, w.pathErr(err)
+			}
+			continue
+		}
+		c := copy((*w.buf)[w.n:], p)
+		w.n += c
+		w.size += int64(c)
+		written += c
+		p = p[c:]
+	}
+	return written, nil
+}
+
+// WriteAt returns ErrUnsupported: uploads are sequential streams.
+func (w *writer) WriteAt([]byte, int64) (int, error) { return 0, w.pathErr(ErrUnsupported) }
+
+// WriteString writes s.
+func (w *writer) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+
+// Seek accepts only a no-op: the position is always the end of what was written.
+func (w *writer) Seek(offset int64, whence int) (int64, error) {
+	if (whence == 0 && offset == w.size) || (whence == 1 && offset == 0) {
+		return w.size, nil
+	}
+	return 0, w.pathErr(ErrUnsupported)
+}
+
+// TransferError records that the FTP transfer was interrupted (ABOR, a reset
+// data connection, an I/O error): Close will abort the upload, not complete it.
+func (w *writer) TransferError(err error) {
+	w.mu.Lock()
+	if w.transfer == nil {
+		w.transfer = fmt.Errorf("%w: %w", ErrAborted, err)
+	}
+	w.mu.Unlock()
+	w.cancel()
+}
+
+// failure returns why the upload cannot complete, or nil.
+func (w *writer) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.transfer != nil:
+		return w.transfer
+	case w.err != nil:
+		return w.err
+	}
+	if err := w.ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrAborted, err)
+	}
+	return nil
+}
+
+// fail records the first part failure and cancels the rest of the upload.
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.cancel()
+}
+
+// sendPart hands the buffer to a goroutine that uploads it as the next part,
+// starting the multipart upload first if needed. It blocks while
+// Settings.Concurrency parts are already in flight.
+func (w *writer) sendPart() error {
+	if w.mp == nil {
+		mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType())
+		if err != nil {
+			return err
+		}
+		w.mp = mp
+	}
+	if w.next > maxParts {
+		return fmt.Errorf("%w: more than %d parts of %d bytes", ErrTooLarge, maxParts, w.fs.svc.set.PartSize)
+	}
+	select {
+	case w.sem <- struct{}{}:
+	case <-w.ctx.Done():
+		return w.failure()
+	}
+	buf, n, num := w.buf, w.n, w.next
+	w.buf, w.n = nil, 0
+	w.next++
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { <-w.sem }()
+		defer w.fs.svc.putBuf(buf)
+		part, err := w.mp.uploadPart(w.ctx, num, (*buf)[:n])
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		w.mu.Lock()
+		w.parts = append(w.parts, part)
+		w.mu.Unlock()
+	}()
+	return nil
+}
+
+// Close finishes the upload: a single PutObject for a small file, or the last
+// part and CompleteMultipartUpload. If the transfer failed it aborts the
+// multipart upload instead and returns why; the client must then get an
+// error reply, never a success.
+func (w *writer) Close() error {
+	if w.closed {
+		return w.pathErr(fs.ErrClosed)
+	}
+	w.closed = true
+	defer w.cancel()
+	err := w.finish()
+	if w.buf != nil {
+		w.fs.svc.putBuf(w.buf)
+		w.buf = nil
+	}
+	if err != nil {
+		return w.pathErr(err)
+	}
+	return nil
+}
+
+func (w *writer) finish() error {
+	if err := w.failure(); err != nil {
+		w.abort()
+		return err
+	}
+	if w.mp == nil {
+		var body []byte
+		if w.buf != nil {
+			body = (*w.buf)[:w.n]
+		}
+		return w.fs.putObject(w.ctx, w.key, w.contentType(), body)
+	}
+	if w.n > 0 {
+		if err := w.sendPart(); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	w.wg.Wait()
+	if err := w.failure(); err != nil {
+		w.abort()
+		return err
+	}
+	sort.Slice(w.parts, func(i, j int) bool { return *w.parts[i].PartNumber < *w.parts[j].PartNumber })
+	return w.mp.complete(w.parts)
+}
+
+// abort stops the parts in flight, waits for them and aborts the multipart
+// upload, so no part is left stored.
+func (w *writer) abort() {
+	w.cancel()
+	w.wg.Wait()
+	if w.mp != nil {
+		w.mp.abort()
+	}
+}
+
+func (w *writer) contentType() string {
+	if t := mime.TypeByExtension(path.Ext(w.key)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// putObject stores body at key with one request.
+func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, f.svc.set.PartTimeout)
+	defer cancel()
+	in := &s3.PutObjectInput{
+		Bucket: &f.bucket, Key: &key, Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))), ContentType: &contentType,
+	}
+	if f.svc.set.Checksums == ChecksumsSupported {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	_, err := f.svc.api.PutObject(ctx, in)
+	return s3Error(err)
+}
+
+// multipart is one multipart upload in progress.
+type multipart struct {
+	fs  *Fs
+	key string
+	id  string
+}
+
+// createMultipart starts a multipart upload of key, announcing CRC32 part
+// checksums when Settings.Checksums is ChecksumsSupported.
+func (f *Fs) createMultipart(ctx context.Context, key, contentType string) (*multipart, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.svc.set.RequestTimeout)
+	defer cancel()
+	in := &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &key, ContentType: &contentType}
+	if f.svc.set.Checksums == ChecksumsSupported {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	out, err := f.svc.api.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return nil, s3Error(err)
+	}
+	return &multipart{fs: f, key: key, id: aws.ToString(out.UploadId)}, nil
+}
+
+// uploadPart sends body as part num.
+func (m *multipart) uploadPart(ctx context.Context, num int32, body []byte) (types.CompletedPart, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
+	defer cancel()
+	in := &s3.UploadPartInput{
+		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id, PartNumber: aws.Int32(num),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	}
+	if m.fs.svc.set.Checksums == ChecksumsSupported {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	out, err := m.fs.svc.api.UploadPart(ctx, in)
+	if err != nil {
+		return types.CompletedPart{}, s3Error(err)
+	}
+	return types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32}, nil
+}
+
+// complete assembles the parts into the object, aborting the upload if S3
+// refuses.
+func (m *multipart) complete(parts []types.CompletedPart) error {
+	ctx, cancel := context.WithTimeout(m.fs.ctx, m.fs.svc.set.PartTimeout)
+	defer cancel()
+	_, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		m.abort()
+		return s3Error(err)
+	}
+	return nil
+}
+
+// abort discards the upload and its parts. It uses a fresh context so it
+// still runs when the session's has been cancelled; a failure is logged (the
+// bucket's lifecycle rules are then the last resort).
+func (m *multipart) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), m.fs.svc.set.RequestTimeout)
+	defer cancel()
+	_, err := m.fs.svc.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
+	})
+	if err != nil && !errors.Is(s3Error(err), fs.ErrNotExist) {
+		m.fs.log.Error("could not abort multipart upload", "key", m.key, "upload_id", m.id, "err", err)
+	}
+}
