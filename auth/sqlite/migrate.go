@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations are the schema changes, in order; migration i+1 is
+// migrations[i]. Append new ones; never edit or reorder applied ones.
+var migrations = []string{
+	// 1: users. Permissions and allowed_networks are comma separated text
+	// (e.g. "list,upload", "10.0.0.0/8,2001:db8::/32") so the file stays
+	// readable with the sqlite3 shell. Times are UTC text in timeLayout.
+	`CREATE TABLE users (
+		name             TEXT NOT NULL PRIMARY KEY,
+		password_hash    TEXT NOT NULL,
+		bucket           TEXT NOT NULL,
+		prefix           TEXT NOT NULL DEFAULT '',
+		permissions      TEXT NOT NULL DEFAULT '',
+		allowed_networks TEXT NOT NULL DEFAULT '',
+		require_tls      INTEGER NOT NULL DEFAULT 0 CHECK (require_tls IN (0, 1)),
+		disabled         INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+		description      TEXT NOT NULL DEFAULT '',
+		created_at       TEXT NOT NULL,
+		updated_at       TEXT NOT NULL
+	) STRICT`,
+}
+
+// createMigrationsTable creates the table that records applied migrations.
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	applied_at TEXT NOT NULL
+) STRICT`
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction together with its row in schema_migrations. Transactions take
+// the write lock at BEGIN (_txlock=immediate), so processes opening the same
+// file at once apply each migration exactly once. It returns an error if the
+// database has a version newer than the last migration.
+func (s *Store) migrate(ctx context.Context) error {
+	for i, m := range migrations {
+		if err := s.applyMigration(ctx, i+1, m); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// applyMigration runs migration version with SQL stmt unless the database
+// already has it, or has a newer one than this program knows.
+func (s *Store) applyMigration(ctx context.Context, version int, stmt string) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	// Inside the write transaction, so that concurrent Opens wait for each
+	// other rather than race to create it.
+	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		return err
+	}
+	var current sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	if current.Int64 > int64(len(migrations)) {
+		return fmt.Errorf("database schema version %d is newer than this program's %d", current.Int64, len(migrations))
+	}
+	if current.Int64 >= int64(version) {
+		return tx.Rollback()
+	}
+	if _, err := tx.ExecContext(ctx, stmt); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		version, formatTime(time.Now()))
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}

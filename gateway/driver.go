@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path"
+	"sync"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"github.com/s3ftp/s3ftp/auth"
+)
+
+// driver is the ftpserverlib MainDriver: it greets clients, logs them in and
+// gives each session its jailed file system.
+type driver struct {
+	srv *Server
+}
+
+var _ ftpserver.MainDriver = (*driver)(nil)
+
+// session is the per-connection state kept in the ClientContext's Extra.
+type session struct {
+	id     string
+	log    *slog.Logger
+	ctx    context.Context // cancelled when the client disconnects
+	cancel context.CancelFunc
+}
+
+// logChange logs one line for a command that changed (or failed to change)
+// the file system.
+func (s *session) logChange(err error, op, name string, extra ...any) {
+	args := append([]any{"op", op, "path", path.Clean(name)}, extra...)
+	if err != nil {
+		s.log.Info("command failed", append(args, "err", err)...)
+		return
+	}
+	s.log.Info("command", args...)
+}
+
+func sessionOf(cc ftpserver.ClientContext) *session {
+	s, _ := cc.Extra().(*session)
+	return s
+}
+
+// GetSettings translates Settings into ftpserverlib's.
+func (d *driver) GetSettings() (*ftpserver.Settings, error) {
+	s := d.srv.settings
+	fs := &ftpserver.Settings{
+		Listener:                s.Listener,
+		ListenAddr:              s.ListenAddr,
+		Banner:                  s.Banner,
+		PublicIPResolver:        d.srv.resolvePublicIP,
+		IdleTimeout:             int(s.IdleTimeout / time.Second),
+		ConnectionTimeout:       int(s.ConnectionTimeout / time.Second),
+		ActiveTransferPortNon20: !s.ActivePort20,
+		DisableMFMT:             true, // S3 cannot set LastModified
+		DefaultTransferType:     ftpserver.TransferTypeBinary,
+		DisableASCIIConversion:  true, // store bytes as sent, as vsftpd does by default
+		// Data connections must come from (active: go to) the client's own
+		// address: no FTP bounce, no stolen passive connections.
+		ActiveConnectionsCheck: ftpserver.IPMatchRequired,
+		PasvConnectionsCheck:   ftpserver.IPMatchRequired,
+	}
+	if !s.PassivePorts.IsZero() {
+		fs.PassiveTransferPortRange = ftpserver.PortRange{Start: s.PassivePorts.Start, End: s.PassivePorts.End}
+	}
+	return fs, nil
+}
+
+// ClientConnected starts a session and returns the banner.
+func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	ctx, cancel := context.WithCancel(d.srv.ctx)
+	id := newSessionID()
+	s := &session{
+		id:     id,
+		log:    d.srv.log.With("session", id, "client", remoteIP(cc).String()),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	cc.SetExtra(s)
+	s.log.Debug("connected")
+	return d.srv.settings.Banner, nil
+}
+
+// ClientDisconnected ends the session: its context is cancelled, which
+// aborts any upload still running.
+func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
+	if s := sessionOf(cc); s != nil {
+		s.cancel()
+		s.log.Debug("disconnected")
+	}
+}
+
+// errLoginIncorrect is the one reply for every refused login, so a client
+// cannot tell an unknown user from a wrong password.
+var errLoginIncorrect = errors.New("login incorrect")
+
+// errLoginUnavailable is the reply when the user store cannot be reached.
+var errLoginUnavailable = errors.New("login temporarily unavailable, try again later")
+
+// AuthUser checks the credentials and returns the user's jailed file system.
+func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpserver.ClientDriver, error) {
+	s := sessionOf(cc)
+	if s == nil {
+		return nil, errLoginUnavailable
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	u, err := d.srv.authn.Authenticate(ctx, name, pass, remoteIP(cc))
+	if err != nil {
+		if errors.Is(err, auth.ErrDenied) {
+			s.log.Info("login failed", "user", name)
+			return nil, errLoginIncorrect
+		}
+		s.log.Error("login failed: user store error", "user", name, "err", err)
+		return nil, errLoginUnavailable
+	}
+	s.log = s.log.With("user", u.Name)
+	s.log.Info("login", "bucket", u.Bucket, "prefix", u.Prefix)
+	return &clientDriver{
+		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, s.log),
+		perms: u.Permissions,
+		sess:  s,
+	}, nil
+}
+
+// GetTLSConfig reports that TLS is not configured.
+func (d *driver) GetTLSConfig() (*tls.Config, error) {
+	return nil, errors.New("TLS is not configured")
+}
+
+// remoteIP returns the client's address, or the zero Addr.
+func remoteIP(cc ftpserver.ClientContext) netip.Addr {
+	if ap, err := netip.ParseAddrPort(cc.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+func newSessionID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// publicIPResolver answers the address PASV advertises: the configured
+// public host (an IPv4 literal, or a name resolved at most once a minute) or
+// else the local address of the client's control connection.
+type publicIPResolver struct {
+	host     string
+	lookup   func(ctx context.Context, network, host string) ([]net.IP, error)
+	mu       sync.Mutex
+	cached   string
+	cachedAt time.Time
+}
+
+func (r *publicIPResolver) resolve(cc ftpserver.ClientContext) (string, error) {
+	if r.host == "" {
+		ap, err := netip.ParseAddrPort(cc.LocalAddr().String())
+		if err != nil || !ap.Addr().Unmap().Is4() {
+			return "", fmt.Errorf("PASV needs an IPv4 control connection; use EPSV")
+		}
+		return ap.Addr().Unmap().String(), nil
+	}
+	if addr, err := netip.ParseAddr(r.host); err == nil {
+		return addr.Unmap().String(), nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cached != "" && time.Since(r.cachedAt) < time.Minute {
+		return r.cached, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := r.lookup(ctx, "ip4", r.host)
+	if err == nil && len(ips) == 0 {
+		err = errors.New("no IPv4 address")
+	}
+	if err != nil {
+		if r.cached != "" {
+			return r.cached, nil // keep serving the last known address
+		}
+		return "", fmt.Errorf("cannot resolve public host %s: %w", r.host, err)
+	}
+	r.cached, r.cachedAt = ips[0].String(), time.Now()
+	return r.cached, nil
+}

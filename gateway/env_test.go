@@ -1,0 +1,354 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/jlaffaye/ftp"
+
+	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/auth/sqlite"
+	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/storage"
+	"github.com/s3ftp/s3ftp/storage/s3test"
+)
+
+const password = "correct horse battery staple"
+
+// testUser is a user the env creates, all with password `password`.
+type testUser struct {
+	name, prefix string
+	perms        auth.Permissions
+}
+
+var defaultUsers = []testUser{
+	{"alice", "alice/", auth.AllPermissions},
+	{"alice2", "alice2/", auth.AllPermissions},
+	{"cam", "cams/cam/", auth.PermUpload | auth.PermMkdir},
+	{"reader", "alice/", auth.PermList | auth.PermDownload},
+}
+
+// env is a running gateway on 127.0.0.1:0 backed by a real S3 server and a
+// real SQLite user store.
+type env struct {
+	srv    *s3test.Server
+	api    *s3.Client // direct S3 client for checks
+	bucket string
+	addr   string
+	logs   *syncBuffer
+	fault  *faultTransport
+}
+
+type envOptions struct {
+	settings gateway.Settings
+	storage  storage.Settings
+}
+
+func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	bucket := srv.NewBucket(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range defaultUsers {
+		user := &auth.User{Name: u.name, PasswordHash: hash, Bucket: bucket, Prefix: u.prefix, Permissions: u.perms}
+		if err := user.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.CreateUser(ctx, user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	authn, err := auth.NewAuthenticator(store, auth.AuthenticatorConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault := &faultTransport{next: http.DefaultTransport}
+	svc, err := storage.NewService(srv.Client(false, fault), opts.storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := opts.settings
+	set.Listener = l
+	gw, err := gateway.New(gateway.Config{
+		Settings:      set,
+		Authenticator: authn,
+		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
+			return svc.NewFs(ctx, bucket, prefix, log)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- gw.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &env{srv: srv, api: srv.Client(false, nil), bucket: bucket, addr: gw.Addr(), logs: logs, fault: fault}
+}
+
+// dial logs in with the jlaffaye/ftp client (passive mode; EPSV unless disabled).
+func (e *env) dial(t *testing.T, user string, epsv bool) *ftp.ServerConn {
+	t.Helper()
+	c, err := ftp.Dial(e.addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithDisabledEPSV(!epsv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Quit() })
+	if err := c.Login(user, password); err != nil {
+		t.Fatalf("login %s: %v", user, err)
+	}
+	return c
+}
+
+// object returns the bytes at key, or an error.
+func (e *env) object(key string) ([]byte, error) {
+	out, err := e.api.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &e.bucket, Key: &key})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// put stores an object directly.
+func (e *env) put(t *testing.T, key string, data []byte) {
+	t.Helper()
+	_, err := e.api.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: &e.bucket, Key: &key, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// uploads returns the multipart uploads in progress in the bucket.
+func (e *env) uploads(t *testing.T) int {
+	t.Helper()
+	out, err := e.api.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &e.bucket})
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchUpload" {
+		return 0 // gofakes3 answers this for a bucket that never had an upload
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Uploads)
+}
+
+// nothingAt fails unless key has no object and the bucket no multipart upload.
+func (e *env) nothingAt(t *testing.T, key string) {
+	t.Helper()
+	if _, err := e.object(key); err == nil {
+		t.Errorf("object %s exists after a failed upload", key)
+	}
+	if n := e.uploads(t); n != 0 {
+		t.Errorf("%d multipart uploads left", n)
+	}
+}
+
+// raw is a minimal FTP client speaking the protocol line by line, for what
+// ftp libraries hide: active mode, bounce attempts, odd names, ABOR.
+type raw struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// rawDial connects from local address laddr ("" for any) and reads the banner.
+func rawDial(t *testing.T, addr, laddr string) *raw {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if laddr != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(laddr)}
+	}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &raw{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.expect(220)
+	return c
+}
+
+// login sends USER and PASS and expects 230.
+func (c *raw) login(user string) {
+	c.t.Helper()
+	c.cmd(331, "USER %s", user)
+	c.cmd(230, "PASS %s", password)
+}
+
+// send writes one command line.
+func (c *raw) send(format string, args ...any) {
+	c.t.Helper()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(c.conn, format+"\r\n", args...); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+// reply reads one (possibly multi-line) reply and returns its code and text.
+func (c *raw) reply() (int, string) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var text strings.Builder
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("read reply: %v (so far %q)", err, line)
+	}
+	text.WriteString(line)
+	code, _ := strconv.Atoi(line[:3])
+	if len(line) > 3 && line[3] == '-' {
+		for {
+			l, err := c.r.ReadString('\n')
+			if err != nil {
+				c.t.Fatalf("read multiline reply: %v", err)
+			}
+			text.WriteString(l)
+			if strings.HasPrefix(l, line[:3]+" ") {
+				break
+			}
+		}
+	}
+	return code, strings.TrimSpace(text.String())
+}
+
+// expect reads a reply and fails unless its code is want.
+func (c *raw) expect(want int) string {
+	c.t.Helper()
+	code, text := c.reply()
+	if code != want {
+		c.t.Fatalf("got reply %q, want code %d", text, want)
+	}
+	return text
+}
+
+// cmd sends a command and expects the reply code want.
+func (c *raw) cmd(want int, format string, args ...any) string {
+	c.t.Helper()
+	c.send(format, args...)
+	return c.expect(want)
+}
+
+// pasv sends EPSV (or PASV) and returns the data address to dial.
+func (c *raw) pasv(extended bool) string {
+	c.t.Helper()
+	host, _, _ := net.SplitHostPort(c.conn.RemoteAddr().String())
+	if extended {
+		text := c.cmd(229, "EPSV")
+		port := text[strings.Index(text, "|||")+3 : strings.LastIndex(text, "|")]
+		return net.JoinHostPort(host, port)
+	}
+	text := c.cmd(227, "PASV")
+	nums := strings.Split(text[strings.Index(text, "(")+1:strings.Index(text, ")")], ",")
+	p1, _ := strconv.Atoi(nums[4])
+	p2, _ := strconv.Atoi(nums[5])
+	return net.JoinHostPort(strings.Join(nums[:4], "."), strconv.Itoa(p1*256+p2))
+}
+
+// active opens a listener on the client's side and announces it with PORT
+// (or EPRT); the returned function accepts the server's data connection.
+func (c *raw) active(extended bool) func() net.Conn {
+	c.t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { l.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+	if extended {
+		c.cmd(200, "EPRT |1|127.0.0.1|%d|", port)
+	} else {
+		c.cmd(200, "PORT 127,0,0,1,%d,%d", port/256, port%256)
+	}
+	return func() net.Conn {
+		_ = l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+		conn, err := l.Accept()
+		if err != nil {
+			c.t.Fatalf("accept active data connection: %v", err)
+		}
+		return conn
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (captured logs).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// faultTransport fails S3 requests matching a rule, to simulate S3 outages.
+type faultTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	fail func(req *http.Request) bool
+}
+
+func (f *faultTransport) set(fail func(req *http.Request) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = fail
+}
+
+func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	fail := f.fail != nil && f.fail(req)
+	f.mu.Unlock()
+	if fail {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, fmt.Errorf("injected failure talking to %s", req.URL.Host)
+	}
+	return f.next.RoundTrip(req)
+}

@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"errors"
+	"io/fs"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/s3ftp/s3ftp/storage"
+)
+
+// replyError is what the FTP client is shown for a failed operation: a short
+// message that names the FTP path and the reason, never a bucket, key,
+// endpoint or S3 request id. ftpserverlib writes err.Error() into its reply
+// and picks the reply code with errors.Is on its sentinels, so replyError
+// unwraps to the ftpserverlib sentinel (if any) and to the error's kind
+// (fs.ErrNotExist, ...) for callers that branch on it.
+type replyError struct {
+	msg  string
+	code error // ftpserver.ErrStorageExceeded (552), ErrFileNameNotAllowed (553), or nil (550)
+	kind error
+}
+
+func (e *replyError) Error() string { return e.msg }
+
+func (e *replyError) Unwrap() []error {
+	if e.code == nil {
+		return []error{e.kind}
+	}
+	return []error{e.code, e.kind}
+}
+
+// replyKinds maps each error kind to the reason shown and the ftpserverlib
+// sentinel that selects a reply code other than 550. The first match wins.
+var replyKinds = []struct {
+	kind error
+	msg  string
+	code error
+}{
+	{fs.ErrNotExist, "no such file or directory", nil},
+	{fs.ErrExist, "file exists", nil},
+	{fs.ErrPermission, "permission denied", nil},
+	{storage.ErrIsDir, "is a directory", nil},
+	{storage.ErrNotDir, "not a directory", nil},
+	{storage.ErrNotEmpty, "directory not empty", nil},
+	{storage.ErrInvalidName, "file name not allowed", ftpserver.ErrFileNameNotAllowed},
+	{storage.ErrNameTooLong, "file name too long", ftpserver.ErrFileNameNotAllowed},
+	{storage.ErrTooLarge, "file too large", ftpserver.ErrStorageExceeded},
+	{storage.ErrTooMany, "too many entries for one operation", nil},
+	{storage.ErrUnsupported, "operation not supported", nil},
+	{storage.ErrAborted, "transfer aborted, nothing was stored", nil},
+	{fs.ErrInvalid, "invalid argument", nil},
+}
+
+// toReply converts an error from the file system into the error the client
+// sees. Unknown errors (S3 unreachable, ...) become "storage temporarily
+// unavailable"; report says whether the original should be logged because
+// it is not the client's doing.
+func toReply(path string, err error) (reply error, report bool) {
+	if err == nil {
+		return nil, false
+	}
+	var re *replyError
+	if errors.As(err, &re) {
+		return re, false
+	}
+	prefix := ""
+	if path != "" {
+		prefix = path + ": "
+	}
+	for _, k := range replyKinds {
+		if errors.Is(err, k.kind) {
+			return &replyError{msg: prefix + k.msg, code: k.code, kind: k.kind}, errors.Is(err, storage.ErrBackend)
+		}
+	}
+	return &replyError{msg: prefix + "storage temporarily unavailable", kind: storage.ErrBackend}, true
+}
+
+// errPermission is the reply for an operation the user's permissions forbid.
+func errPermission(path string) error {
+	return &replyError{msg: path + ": permission denied", kind: fs.ErrPermission}
+}

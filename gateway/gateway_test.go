@@ -1,0 +1,547 @@
+package gateway_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+
+	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/storage"
+	"github.com/s3ftp/s3ftp/storage/s3test"
+)
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// TestCommandTour runs the commands a user needs, in passive mode (EPSV and
+// PASV), against every S3 server, and checks what lands in S3.
+func TestCommandTour(t *testing.T) {
+	for _, srv := range s3test.All(t) {
+		for _, epsv := range []bool{true, false} {
+			name := srv.Name + "/PASV"
+			if epsv {
+				name = srv.Name + "/EPSV"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, srv, envOptions{storage: storage.Settings{PartSize: 5 << 20}})
+				c := e.dial(t, "alice", epsv)
+				data := randBytes(11<<20 + 333) // a multipart upload
+				must(t, "mkdir", c.MakeDir("/scans"))
+				must(t, "cwd", c.ChangeDir("scans"))
+				if dir, err := c.CurrentDir(); err != nil || dir != "/scans" {
+					t.Fatalf("pwd = %q, %v", dir, err)
+				}
+				must(t, "stor", c.Stor("doc 1.pdf", bytes.NewReader(data)))
+				got, err := e.object("alice/scans/doc 1.pdf")
+				must(t, "get from S3", err)
+				if sha256.Sum256(got) != sha256.Sum256(data) {
+					t.Fatalf("S3 holds %d bytes, not the uploaded %d", len(got), len(data))
+				}
+				entries, err := c.List(".")
+				must(t, "list", err)
+				if len(entries) != 1 || entries[0].Name != "doc 1.pdf" || entries[0].Size != uint64(len(data)) {
+					t.Errorf("list = %+v", entries)
+				}
+				names, err := c.NameList("/scans")
+				must(t, "nlst", err)
+				if len(names) != 1 || !strings.HasSuffix(names[0], "doc 1.pdf") {
+					t.Errorf("nlst = %v", names)
+				}
+				entry, err := c.GetEntry("doc 1.pdf")
+				must(t, "mlst", err)
+				if entry.Size != uint64(len(data)) || entry.Type != ftp.EntryTypeFile {
+					t.Errorf("mlst = %+v", entry)
+				}
+				size, err := c.FileSize("doc 1.pdf")
+				if err != nil || size != int64(len(data)) {
+					t.Errorf("size = %d, %v", size, err)
+				}
+				mtime, err := c.GetTime("doc 1.pdf")
+				if err != nil || time.Since(mtime) > time.Hour {
+					t.Errorf("mdtm = %v, %v", mtime, err)
+				}
+				r, err := c.RetrFrom("doc 1.pdf", 5<<20+7)
+				must(t, "retr with REST", err)
+				tail, err := io.ReadAll(r)
+				must(t, "read", err)
+				must(t, "close retr", r.Close())
+				if !bytes.Equal(tail, data[5<<20+7:]) {
+					t.Errorf("resumed download = %d bytes, want %d", len(tail), len(data)-(5<<20+7))
+				}
+				must(t, "rename", c.Rename("doc 1.pdf", "/archive/2026/doc 1.pdf"))
+				if _, err := e.object("alice/archive/2026/doc 1.pdf"); err != nil {
+					t.Errorf("renamed object: %v", err)
+				}
+				must(t, "cdup", c.ChangeDirToParent())
+				must(t, "rmd empty scans", c.RemoveDir("scans"))
+				if err := c.RemoveDir("archive"); err == nil {
+					t.Errorf("rmd of a non-empty directory succeeded")
+				}
+				must(t, "dele", c.Delete("/archive/2026/doc 1.pdf"))
+				must(t, "rmd", c.RemoveDir("/archive/2026"))
+				if _, err := e.object("alice/archive/2026/doc 1.pdf"); err == nil {
+					t.Errorf("deleted object still in S3")
+				}
+				must(t, "noop", c.NoOp())
+			})
+		}
+	}
+}
+
+// TestActiveMode transfers with PORT and EPRT: the server connects back.
+func TestActiveMode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	for _, extended := range []bool{false, true} {
+		c := rawDial(t, e.addr, "")
+		c.login("alice")
+		c.cmd(200, "TYPE I")
+		data := randBytes(300000)
+
+		accept := c.active(extended)
+		c.send("STOR active.bin")
+		conn := accept()
+		c.expect(150)
+		_, err := conn.Write(data)
+		must(t, "write data", err)
+		conn.Close()
+		c.expect(226)
+		if got, err := e.object("alice/active.bin"); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("extended=%v: stored %d bytes, %v", extended, len(got), err)
+		}
+
+		accept = c.active(extended)
+		c.send("RETR active.bin")
+		conn = accept()
+		c.expect(150)
+		got, err := io.ReadAll(conn)
+		must(t, "read data", err)
+		c.expect(226)
+		if !bytes.Equal(got, data) {
+			t.Errorf("extended=%v: downloaded %d bytes, want %d", extended, len(got), len(data))
+		}
+
+		accept = c.active(extended)
+		c.send("LIST")
+		conn = accept()
+		c.expect(150)
+		listing, _ := io.ReadAll(conn)
+		c.expect(226)
+		if !strings.Contains(string(listing), "active.bin") {
+			t.Errorf("LIST = %q", listing)
+		}
+		c.cmd(221, "QUIT")
+	}
+}
+
+// TestBounceRefused: PORT/EPRT naming another host than the client's is refused.
+func TestBounceRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	c := rawDial(t, e.addr, "")
+	c.login("alice")
+	for _, cmd := range []string{
+		"PORT 127,0,0,2,117,48",
+		"PORT 192,0,2,10,0,25",
+		"EPRT |1|192.0.2.10|25|",
+		"EPRT |2|::1|2121|",
+	} {
+		if code, text := c.send2(cmd); code < 500 {
+			t.Errorf("%s: %d %s, want refusal", cmd, code, text)
+		}
+	}
+}
+
+// send2 sends a command and returns the reply.
+func (c *raw) send2(cmd string) (int, string) {
+	c.t.Helper()
+	c.send("%s", cmd)
+	return c.reply()
+}
+
+// TestPassiveForeignIPRefused: a data connection to the passive port from
+// another address than the client's is not used for the transfer.
+func TestPassiveForeignIPRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	e.put(t, "alice/secret.txt", []byte("top secret"))
+	c := rawDial(t, e.addr, "127.0.0.1")
+	c.login("alice")
+	addr := c.pasv(true)
+	thief, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}).Dial("tcp", addr)
+	must(t, "dial from 127.0.0.2", err)
+	defer thief.Close()
+	c.send("RETR secret.txt")
+	_ = thief.SetReadDeadline(time.Now().Add(5 * time.Second))
+	stolen, _ := io.ReadAll(thief)
+	if len(stolen) > 0 {
+		t.Fatalf("foreign data connection received %q", stolen)
+	}
+	if code, text := c.reply(); code < 400 {
+		t.Fatalf("RETR over a foreign data connection: %d %s, want refusal", code, text)
+	}
+	// The client's own data connection still works.
+	addr = c.pasv(true)
+	conn, err := net.Dial("tcp", addr)
+	must(t, "dial data", err)
+	defer conn.Close()
+	c.send("RETR secret.txt")
+	c.expect(150)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, _ := io.ReadAll(conn)
+	c.expect(226)
+	if string(got) != "top secret" {
+		t.Errorf("legitimate download = %q", got)
+	}
+}
+
+// TestLogin: wrong passwords and unknown users get the same 530, and the
+// password never reaches the logs.
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	var texts []string
+	for _, user := range []string{"alice", "nobody", "ALICE"} {
+		c := rawDial(t, e.addr, "")
+		c.cmd(331, "USER %s", user)
+		c.send("PASS wrong-password-123")
+		code, text := c.reply()
+		if code != 530 {
+			t.Errorf("%s: %d %s, want 530", user, code, text)
+		}
+		texts = append(texts, text)
+	}
+	if texts[0] != texts[1] {
+		t.Errorf("unknown user reply %q differs from wrong password reply %q", texts[1], texts[0])
+	}
+	c := rawDial(t, e.addr, "")
+	c.cmd(331, "USER Alice")
+	c.cmd(230, "PASS %s", password) // names are case insensitive
+	if strings.Contains(e.logs.String(), "wrong-password-123") || strings.Contains(e.logs.String(), password) {
+		t.Errorf("a password reached the logs")
+	}
+	if !strings.Contains(e.logs.String(), "login failed") {
+		t.Errorf("no log line for the failed logins")
+	}
+}
+
+// TestIsolation: alice2 cannot reach alice's files by any command.
+func TestIsolation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	e.put(t, "alice/secret.txt", []byte("alice's"))
+	c := e.dial(t, "alice2", true)
+	for _, p := range []string{"../alice/secret.txt", "/../alice/secret.txt", "/../../alice/secret.txt", "..\\alice\\secret.txt"} {
+		if r, err := c.Retr(p); err == nil {
+			b, _ := io.ReadAll(r)
+			r.Close()
+			t.Errorf("RETR %s succeeded: %q", p, b)
+		}
+		if err := c.Delete(p); err == nil {
+			t.Errorf("DELE %s succeeded", p)
+		}
+		if err := c.Rename(p, "/stolen.txt"); err == nil {
+			t.Errorf("RNFR %s succeeded", p)
+		}
+		if _, err := c.FileSize(p); err == nil {
+			t.Errorf("SIZE %s succeeded", p)
+		}
+	}
+	must(t, "cwd above root", c.ChangeDir("/../../.."))
+	if dir, _ := c.CurrentDir(); dir != "/" {
+		t.Errorf("pwd after cwd above root = %q", dir)
+	}
+	entries, err := c.List("/..")
+	must(t, "list /..", err)
+	if len(entries) != 0 {
+		t.Errorf("alice2 sees %d entries in her empty root", len(entries))
+	}
+	must(t, "stor ../alice/secret.txt", c.Stor("../alice/secret.txt", strings.NewReader("overwritten?")))
+	must(t, "rename into ../alice", c.Rename("/alice/secret.txt", "../../alice/x.txt"))
+	if got, _ := e.object("alice/secret.txt"); string(got) != "alice's" {
+		t.Errorf("alice's file = %q", got)
+	}
+	if _, err := e.object("alice/x.txt"); err == nil {
+		t.Errorf("alice2 renamed a file into alice's prefix")
+	}
+	if got, _ := e.object("alice2/alice/x.txt"); string(got) != "overwritten?" {
+		t.Errorf("alice2's writes did not stay in alice2/: %q", got)
+	}
+}
+
+// TestPermissions: an upload-only camera can STOR and MKD, nothing else; a
+// read-only user cannot change anything.
+func TestPermissions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	cam := e.dial(t, "cam", true)
+	must(t, "stor into missing dirs", cam.Stor("2026/11/25/x.jpg", strings.NewReader("jpeg")))
+	if got, _ := e.object("cams/cam/2026/11/25/x.jpg"); string(got) != "jpeg" {
+		t.Fatalf("camera upload = %q", got)
+	}
+	must(t, "cwd", cam.ChangeDir("/2026/11"))
+	must(t, "mkd", cam.MakeDir("26"))
+	for what, err := range map[string]error{
+		"LIST":           listErr(cam.List(".")),
+		"RETR":           retrErr(cam.Retr("25/x.jpg")),
+		"SIZE":           sizeErr(cam.FileSize("25/x.jpg")),
+		"DELE":           cam.Delete("25/x.jpg"),
+		"RNFR":           cam.Rename("25/x.jpg", "y.jpg"),
+		"STOR overwrite": cam.Stor("25/x.jpg", strings.NewReader("again")),
+		"RMD":            cam.RemoveDir("26"),
+	} {
+		if err == nil {
+			t.Errorf("camera %s succeeded", what)
+		} else if !strings.Contains(err.Error(), "550") || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("camera %s: %v, want 550 permission denied", what, err)
+		}
+	}
+	reader := e.dial(t, "reader", true)
+	e.put(t, "alice/r.txt", []byte("read me"))
+	if _, err := reader.List("/"); err != nil {
+		t.Errorf("reader LIST: %v", err)
+	}
+	if err := reader.Stor("new.txt", strings.NewReader("x")); err == nil {
+		t.Errorf("reader STOR succeeded")
+	}
+	if err := reader.MakeDir("d"); err == nil {
+		t.Errorf("reader MKD succeeded")
+	}
+}
+
+func listErr(_ []*ftp.Entry, err error) error { return err }
+func sizeErr(_ int64, err error) error        { return err }
+func retrErr(r *ftp.Response, err error) error {
+	if r != nil {
+		r.Close()
+	}
+	return err
+}
+
+// storRaw starts a passive STOR of name on c and returns the data connection.
+func storRaw(t *testing.T, c *raw, name string) *net.TCPConn {
+	t.Helper()
+	c.cmd(200, "TYPE I")
+	addr := c.pasv(true)
+	conn, err := net.Dial("tcp", addr)
+	must(t, "dial data", err)
+	c.send("STOR %s", name)
+	c.expect(150)
+	return conn.(*net.TCPConn)
+}
+
+// TestInterruptedUploads: whatever interrupts an upload, nothing is stored,
+// no multipart upload is left and the client is not told 226.
+func TestInterruptedUploads(t *testing.T) {
+	t.Parallel()
+	small := storage.Settings{PartSize: 5 << 20}
+	for _, size := range []int{200000, 12 << 20} {
+		t.Run("reset/"+strconv.Itoa(size), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, s3test.Fake(t), envOptions{storage: small})
+			c := rawDial(t, e.addr, "")
+			c.login("alice")
+			conn := storRaw(t, c, "reset.bin")
+			_, err := conn.Write(randBytes(size))
+			must(t, "write", err)
+			time.Sleep(200 * time.Millisecond)
+			_ = conn.SetLinger(0) // close with RST
+			conn.Close()
+			if code, text := c.reply(); code < 400 {
+				t.Errorf("reply after reset = %d %s, want an error", code, text)
+			}
+			e.nothingAt(t, "alice/reset.bin")
+		})
+		t.Run("ABOR/"+strconv.Itoa(size), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, s3test.Fake(t), envOptions{storage: small})
+			c := rawDial(t, e.addr, "")
+			c.login("alice")
+			conn := storRaw(t, c, "abor.bin")
+			_, err := conn.Write(randBytes(size))
+			must(t, "write", err)
+			time.Sleep(200 * time.Millisecond)
+			c.send("ABOR")
+			var codes []int
+			for range 2 {
+				code, _ := c.reply()
+				codes = append(codes, code)
+				if code == 226 && len(codes) == 1 {
+					break
+				}
+			}
+			conn.Close()
+			if slices.Contains(codes, 226) && !slices.Contains(codes, 426) {
+				t.Errorf("ABOR replies %v: the transfer was reported complete", codes)
+			}
+			c.cmd(200, "NOOP")
+			e.nothingAt(t, "alice/abor.bin")
+		})
+		t.Run("client vanishes/"+strconv.Itoa(size), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, s3test.Fake(t), envOptions{storage: small})
+			c := rawDial(t, e.addr, "")
+			c.login("alice")
+			conn := storRaw(t, c, "gone.bin")
+			_, err := conn.Write(randBytes(size))
+			must(t, "write", err)
+			time.Sleep(200 * time.Millisecond)
+			_ = conn.SetLinger(0)
+			c.conn.Close()
+			conn.Close()
+			deadline := time.Now().Add(10 * time.Second)
+			for e.uploads(t) != 0 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			e.nothingAt(t, "alice/gone.bin")
+		})
+	}
+}
+
+// TestS3FailureIsReported: when S3 fails, the client gets an error reply
+// that names neither the bucket nor the endpoint, and the log has the cause.
+func TestS3FailureIsReported(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	c := rawDial(t, e.addr, "")
+	c.login("alice")
+	e.fault.set(func(req *http.Request) bool { return req.Method == http.MethodPut })
+	conn := storRaw(t, c, "fail.bin")
+	_, _ = conn.Write([]byte("some data"))
+	conn.Close()
+	code, text := c.reply()
+	if code < 400 || code == 226 {
+		t.Fatalf("reply = %d %s, want an error", code, text)
+	}
+	host := strings.TrimPrefix(e.srv.Endpoint, "http://")
+	for _, secret := range []string{e.bucket, host, "injected"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("reply %q reveals %q", text, secret)
+		}
+	}
+	if !strings.Contains(text, "storage temporarily unavailable") {
+		t.Errorf("reply %q does not explain the failure", text)
+	}
+	if !strings.Contains(e.logs.String(), "injected failure") {
+		t.Errorf("the cause is not logged")
+	}
+	e.fault.set(func(req *http.Request) bool { return true })
+	c.send("SIZE x")
+	if code, text := c.reply(); code != 550 || strings.Contains(text, e.bucket) {
+		t.Errorf("SIZE during outage = %d %s", code, text)
+	}
+	e.fault.set(nil)
+	e.nothingAt(t, "alice/fail.bin")
+}
+
+// TestBadNames: names S3 cannot hold faithfully are refused with 553.
+func TestBadNames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	c := rawDial(t, e.addr, "")
+	c.login("alice")
+	for _, name := range []string{"latin1-\xe9t\xe9.txt", strings.Repeat("n", 1100), "nul\x00.txt", "bell\x07"} {
+		c.cmd(200, "TYPE I")
+		addr := c.pasv(true)
+		conn, err := net.Dial("tcp", addr)
+		must(t, "dial", err)
+		c.send("STOR %s", name)
+		code, text := c.reply()
+		conn.Close()
+		if code != 553 {
+			t.Errorf("STOR %q: %d %s, want 553", name[:min(len(name), 16)], code, text)
+		}
+	}
+	c.cmd(550, "MKD %s", "x\xff") // ftpserverlib answers every MKD failure with 550
+}
+
+// TestMiscCommands: the commands old clients send around transfers.
+func TestMiscCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	c := rawDial(t, e.addr, "")
+	c.login("alice")
+	feat := c.cmd(211, "FEAT")
+	for _, f := range []string{"UTF8", "EPSV", "MLST", "SIZE", "MDTM", "REST STREAM"} {
+		if !strings.Contains(feat, f) {
+			t.Errorf("FEAT lacks %s: %s", f, feat)
+		}
+	}
+	c.cmd(215, "SYST")
+	c.cmd(200, "TYPE A")
+	c.cmd(200, "TYPE I")
+	c.cmd(200, "NOOP")
+	c.cmd(200, "OPTS UTF8 ON")
+	c.cmd(257, "PWD")
+	c.cmd(550, "CWD /missing")
+	c.cmd(550, "RETR missing")
+	c.cmd(221, "QUIT")
+}
+
+// TestPassiveSettings: the advertised address and the port range are used.
+func TestPassiveSettings(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ host, want string }{
+		{"", "127,0,0,1,"},
+		{"198.51.100.7", "198,51,100,7,"},
+		{"localhost", "127,0,0,1,"},
+	} {
+		e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{
+			PublicHost: c.host, PassivePorts: gateway.PortRange{Start: 40100, End: 40109},
+		}})
+		cl := rawDial(t, e.addr, "")
+		cl.login("alice")
+		text := cl.cmd(227, "PASV")
+		if !strings.Contains(text, "("+c.want) {
+			t.Errorf("public host %q: PASV = %s, want %s", c.host, text, c.want)
+		}
+		port, _ := strconv.Atoi(strings.TrimSuffix(strings.Split(cl.cmd(229, "EPSV"), "|||")[1], "|)"))
+		if port < 40100 || port > 40109 {
+			t.Errorf("EPSV port %d outside 40100-40109", port)
+		}
+	}
+}
+
+func TestParsePortRange(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want gateway.PortRange
+		ok   bool
+	}{
+		{"", gateway.PortRange{}, true},
+		{"30000-30099", gateway.PortRange{Start: 30000, End: 30099}, true},
+		{" 30000 - 30001 ", gateway.PortRange{Start: 30000, End: 30001}, true},
+		{"30000", gateway.PortRange{Start: 30000, End: 30000}, true},
+		{"30099-30000", gateway.PortRange{}, false},
+		{"80-90", gateway.PortRange{}, false},
+		{"30000-70000", gateway.PortRange{}, false},
+		{"a-b", gateway.PortRange{}, false},
+	} {
+		got, err := gateway.ParsePortRange(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParsePortRange(%q) = %v, %v", c.in, got, err)
+		}
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}

@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Settings are the FTP server's options. Zero fields take the defaults noted;
+// withDefaults fills them in one place.
+type Settings struct {
+	// ListenAddr is the control connection's address. Default "0.0.0.0:2121".
+	ListenAddr string
+	// Listener, when set, is used instead of listening on ListenAddr.
+	Listener net.Listener
+	// PassivePorts is the range passive data connections listen on. Zero
+	// means any free port (fine on a LAN, not behind a firewall or NAT).
+	PassivePorts PortRange
+	// PublicHost is the IPv4 address or host name advertised in PASV
+	// replies. A host name is resolved (IPv4) at most once a minute. Empty
+	// means the local address of each client's control connection.
+	PublicHost string
+	// ActivePort20 makes active-mode data connections come from port 20, as
+	// RFC 959 says; that needs root or CAP_NET_BIND_SERVICE, which is
+	// checked at start. Default false: an ephemeral port, as most servers do.
+	ActivePort20 bool
+	// IdleTimeout disconnects a control connection idle this long. Default 15 min.
+	IdleTimeout time.Duration
+	// ConnectionTimeout bounds the wait for a data connection to open. Default 30 s.
+	ConnectionTimeout time.Duration
+	// Banner is the greeting sent on connection. Default "s3ftp ready".
+	Banner string
+}
+
+func (s Settings) withDefaults() (Settings, error) {
+	if s.ListenAddr == "" && s.Listener == nil {
+		s.ListenAddr = "0.0.0.0:2121"
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = 15 * time.Minute
+	}
+	if s.ConnectionTimeout == 0 {
+		s.ConnectionTimeout = 30 * time.Second
+	}
+	if s.IdleTimeout < time.Second || s.ConnectionTimeout < time.Second {
+		return s, errors.New("idle and connection timeouts must be at least 1s")
+	}
+	if s.Banner == "" {
+		s.Banner = "s3ftp ready"
+	}
+	if strings.ContainsAny(s.Banner, "\r\n") {
+		return s, errors.New("banner must be a single line")
+	}
+	if s.PublicHost != "" {
+		if addr, err := netip.ParseAddr(s.PublicHost); err == nil && !addr.Unmap().Is4() {
+			return s, fmt.Errorf("public host %s: PASV can only advertise an IPv4 address", s.PublicHost)
+		}
+	}
+	return s, nil
+}
+
+// PortRange is an inclusive range of TCP ports; the zero value is "any port".
+type PortRange struct {
+	Start, End int
+}
+
+// IsZero reports whether r is the zero range.
+func (r PortRange) IsZero() bool { return r == PortRange{} }
+
+// String formats r as "START-END", or "" for the zero range.
+func (r PortRange) String() string {
+	if r.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d-%d", r.Start, r.End)
+}
+
+// ParsePortRange parses "START-END" (or a single port); "" is the zero range.
+// Ports must be 1024-65535 and START <= END.
+func ParsePortRange(s string) (PortRange, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return PortRange{}, nil
+	}
+	lo, hi, found := strings.Cut(s, "-")
+	if !found {
+		hi = lo
+	}
+	start, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	end, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if err1 != nil || err2 != nil {
+		return PortRange{}, fmt.Errorf("port range %q: want START-END, e.g. 30000-30099", s)
+	}
+	if start < 1024 || end > 65535 || start > end {
+		return PortRange{}, fmt.Errorf("port range %q: ports must be within 1024-65535 and START <= END", s)
+	}
+	return PortRange{Start: start, End: end}, nil
+}
