@@ -138,8 +138,8 @@ func TestNormalizePrefix(t *testing.T) {
 		{"a.b/..c/d..", "a.b/..c/d../"},
 		{strings.Repeat("p", 511), strings.Repeat("p", 511) + "/"}, // 512 bytes with the "/"
 		{strings.Repeat("p", 512), bad},
-		{"a\xffb", bad},     // not UTF-8
-		{"a\u0085b", bad},   // C1 control
+		{"a\xffb", bad},   // not UTF-8
+		{"a\u0085b", bad}, // C1 control
 		{"caf\u00e9", "caf\u00e9/"},
 		{"a//b", bad},
 		{"a/./b", bad},

@@ -15,12 +15,12 @@ import (
 // one line when the transfer ends.
 type transfer struct {
 	ftpserver.FileTransfer
-	drv      *clientDriver
-	name     string
-	upload   bool
-	offset   int64
-	start    time.Time
-	bytes    atomic.Int64
+	drv       *clientDriver
+	name      string
+	upload    bool
+	offset    int64
+	start     time.Time
+	bytes     atomic.Int64
 	interrupt error
 }
 

@@ -190,9 +190,9 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return &http.Response{
 			StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error",
-			Header:     http.Header{"Content-Type": {"application/xml"}},
-			Body:       io.NopCloser(strings.NewReader(`<Error><Code>InternalError</Code><Message>injected</Message></Error>`)),
-			Request:    req,
+			Header:  http.Header{"Content-Type": {"application/xml"}},
+			Body:    io.NopCloser(strings.NewReader(`<Error><Code>InternalError</Code><Message>injected</Message></Error>`)),
+			Request: req,
 		}, nil
 	}
 	return tr.next.RoundTrip(req)

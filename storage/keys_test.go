@@ -23,7 +23,7 @@ func TestJailKey(t *testing.T) {
 		{"demo/", "//a//b/", "demo/a/b", nil},
 		{"demo/", "./a/./b/../c", "demo/a/c", nil},
 		{"demo/", "/%2e%2e/x", "demo/%2e%2e/x", nil}, // no decoding: a literal name
-		{"demo/", "/a\\..\\b", "demo/a\\..\\b", nil},  // backslash is an ordinary character
+		{"demo/", "/a\\..\\b", "demo/a\\..\\b", nil}, // backslash is an ordinary character
 		{"demo/", "/nul\x00", "", ErrInvalidName},
 		{"demo/", "/tab\tname", "", ErrInvalidName},
 		{"demo/", "/\xff\xfe", "", ErrInvalidName},
