@@ -80,16 +80,20 @@ func Fake(t testing.TB) *Server {
 	return &Server{Name: "gofakes3", Endpoint: ts.URL, AccessKey: ak, SecretKey: sk}
 }
 
-// VersityEnv names the environment variable that, when set to 1, makes
-// Versity fail instead of skip when versitygw is not installed. CI sets it.
-const VersityEnv = "S3FTP_REQUIRE_VERSITYGW"
+// StrictEnv names the environment variable that, when set to 1, makes tests
+// fail instead of skip when a real component they need (versitygw, curl,
+// lftp, python3, PostgreSQL) is not installed. CI sets it.
+const StrictEnv = "S3FTP_TEST_STRICT"
+
+// Strict reports whether missing test components are failures (see StrictEnv).
+func Strict() bool { return os.Getenv(StrictEnv) == "1" }
 
 // All returns every server available: Fake always, Versity when versitygw
-// is installed (or S3FTP_REQUIRE_VERSITYGW=1, which makes its absence fatal).
+// is installed (or S3FTP_TEST_STRICT=1, which makes its absence fatal).
 func All(t testing.TB) []*Server {
 	t.Helper()
 	servers := []*Server{Fake(t)}
-	if findBinary("versitygw") != "" || os.Getenv(VersityEnv) == "1" {
+	if findBinary("versitygw") != "" || Strict() {
 		servers = append(servers, Versity(t))
 	} else {
 		t.Logf("versitygw not installed: testing against gofakes3 only")
@@ -99,12 +103,12 @@ func All(t testing.TB) []*Server {
 
 // Versity starts versitygw with its posix backend in a temporary directory,
 // stopped when the test ends. It skips the test when the versitygw binary is
-// not on PATH or in $GOPATH/bin, unless S3FTP_REQUIRE_VERSITYGW=1.
+// not on PATH or in $GOPATH/bin, unless S3FTP_TEST_STRICT=1.
 func Versity(t testing.TB) *Server {
 	t.Helper()
 	bin := findBinary("versitygw")
 	if bin == "" {
-		if os.Getenv(VersityEnv) == "1" {
+		if Strict() {
 			t.Fatalf("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
 		}
 		t.Skip("versitygw not installed; go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
