@@ -1,0 +1,26 @@
+package embedded
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestDirectoryLock(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, err := NewBackend(dir, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewBackend(dir, discardLogger()); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second NewBackend: %v, want ErrInUse", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := NewBackend(dir, discardLogger())
+	if err != nil {
+		t.Fatalf("NewBackend after Close: %v", err)
+	}
+	_ = again.Close()
+}
