@@ -1,6 +1,7 @@
 // Package s3test starts real S3 servers for tests: rclone/gofakes3 in process
-// over HTTP, and versitygw (a production S3 gateway with a posix backend) as a
-// child process. Tests run one table against every server.
+// over HTTP, s3ftp's embedded store, and versitygw (a production S3 gateway
+// with a posix backend) as a child process. Tests run one table against every
+// server.
 package s3test
 
 import (
@@ -23,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rclone/gofakes3"
 	"github.com/rclone/gofakes3/s3mem"
+
+	"github.com/s3ftp/s3ftp/storage/embedded"
 )
 
 // Server is an S3 endpoint a test can use.
@@ -88,17 +91,32 @@ const StrictEnv = "S3FTP_TEST_STRICT"
 // Strict reports whether missing test components are failures (see StrictEnv).
 func Strict() bool { return os.Getenv(StrictEnv) == "1" }
 
-// All returns every server available: Fake always, Versity when versitygw
-// is installed (or S3FTP_TEST_STRICT=1, which makes its absence fatal).
+// All returns every server available: Fake and Embedded always, Versity
+// when versitygw is installed (or S3FTP_TEST_STRICT=1, which makes its
+// absence fatal).
 func All(t testing.TB) []*Server {
 	t.Helper()
-	servers := []*Server{Fake(t)}
+	servers := []*Server{Fake(t), Embedded(t)}
 	if findBinary("versitygw") != "" || Strict() {
 		servers = append(servers, Versity(t))
 	} else {
 		t.Logf("versitygw not installed: testing against gofakes3 only")
 	}
 	return servers
+}
+
+// Embedded starts s3ftp's own embedded store (storage/embedded) in a
+// temporary directory, stopped when the test ends.
+func Embedded(t testing.TB) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	ak, sk := "emb-"+randomHex(4), randomHex(16)
+	srv, err := embedded.Start(context.Background(), embedded.Config{Dir: dir, AccessKey: ak, SecretKey: sk})
+	if err != nil {
+		t.Fatalf("start embedded store: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return &Server{Name: "embedded", Endpoint: srv.Endpoint(), AccessKey: ak, SecretKey: sk, Dir: dir}
 }
 
 // Versity starts versitygw with its posix backend in a temporary directory,
