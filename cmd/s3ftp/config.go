@@ -1,0 +1,325 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is every setting of `s3ftp serve`. Each field has one key, used
+// verbatim as the flag (--ftp-listen), as the YAML key of the --config file
+// (ftp-listen:) and, upper-cased with "_" for "-" and prefixed S3FTP_, as the
+// environment variable (S3FTP_FTP_LISTEN). Precedence: flags, then
+// environment, then the file, then defaults. docs/configuration.md lists
+// them; a test keeps it true.
+type Config struct {
+	FTPListen    string        `key:"ftp-listen" help:"FTP control address (default 0.0.0.0:2121 with a config file, 127.0.0.1:2121 without)"`
+	PassivePorts string        `key:"passive-ports" help:"passive data port range START-END"`
+	PublicHost   string        `key:"public-host" help:"IPv4 address or host name advertised in PASV replies (default: the control connection's local address)"`
+	ActivePort20 bool          `key:"active-port-20" help:"open active-mode data connections from port 20 (needs root or CAP_NET_BIND_SERVICE)"`
+	IdleTimeout  time.Duration `key:"idle-timeout" help:"disconnect control connections idle this long"`
+	Banner       string        `key:"banner" help:"greeting sent to FTP clients"`
+
+	DataDir          string `key:"data-dir" help:"directory for the user database and the embedded S3 store"`
+	Storage          string `key:"storage" help:"embedded (S3 store in this process, objects under data-dir/s3) or s3 (default: s3 when s3-endpoint or s3-region is set)"`
+	EmbeddedS3Listen string `key:"embedded-s3-listen" help:"address of the embedded S3 endpoint"`
+
+	S3Endpoint    string        `key:"s3-endpoint" help:"S3 endpoint URL (empty: AWS)"`
+	S3Region      string        `key:"s3-region" help:"S3 region (default us-east-1 with a custom endpoint)"`
+	S3PathStyle   bool          `key:"s3-path-style" help:"address buckets as endpoint/bucket (most S3-compatible servers need this)"`
+	S3AccessKey   string        `key:"s3-access-key" secret:"true" help:"S3 access key (empty: the AWS default credential chain)"`
+	S3SecretKey   string        `key:"s3-secret-key" secret:"true" help:"S3 secret key"`
+	S3Checksum    string        `key:"s3-checksum" help:"upload checksums: auto, when_supported or when_required"`
+	S3PartSize    byteSize      `key:"s3-part-size" help:"multipart part size and single-request upload limit (min 5MiB)"`
+	S3Concurrency int           `key:"s3-concurrency" help:"parts of one upload sent at once"`
+	S3Timeout     time.Duration `key:"s3-timeout" help:"timeout of each S3 metadata request"`
+	RenameLimit   int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
+
+	DemoUser     string `key:"demo-user" help:"name of the demo user created when no config file is given and the user store is empty"`
+	DemoPassword string `key:"demo-password" secret:"true" help:"password of the demo user (default: generated and printed)"`
+
+	LogLevel  string `key:"log-level" help:"debug, info, warn or error"`
+	LogFormat string `key:"log-format" help:"json, text, or auto (text on a terminal, else json)"`
+}
+
+// defaultConfig returns the defaults. withFile tells whether a config file is
+// in use, which changes the listen address.
+func defaultConfig(withFile bool) Config {
+	c := Config{
+		FTPListen:        "127.0.0.1:2121",
+		PassivePorts:     "30000-30099",
+		IdleTimeout:      15 * time.Minute,
+		Banner:           "s3ftp ready",
+		DataDir:          "./data",
+		EmbeddedS3Listen: "127.0.0.1:0",
+		S3Checksum:       "auto",
+		S3PartSize:       8 << 20,
+		S3Concurrency:    2,
+		S3Timeout:        30 * time.Second,
+		RenameLimit:      1000,
+		DemoUser:         "demo",
+		LogLevel:         "info",
+		LogFormat:        "auto",
+	}
+	if withFile {
+		c.FTPListen = "0.0.0.0:2121"
+	}
+	return c
+}
+
+// envPrefix starts the environment variable of every key.
+const envPrefix = "S3FTP_"
+
+// envName returns the environment variable of key.
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// field is one settable key of a struct.
+type field struct {
+	key, help string
+	secret    bool
+	v         reflect.Value
+}
+
+// fields returns the keys of the struct *ptr in declaration order.
+func fields(ptr any) []field {
+	v := reflect.ValueOf(ptr).Elem()
+	var out []field
+	for i := range v.NumField() {
+		sf := v.Type().Field(i)
+		if key := sf.Tag.Get("key"); key != "" {
+			out = append(out, field{key: key, help: sf.Tag.Get("help"), secret: sf.Tag.Get("secret") == "true", v: v.Field(i)})
+		}
+	}
+	return out
+}
+
+// set parses raw into the field.
+func (f field) set(raw string) error {
+	switch p := f.v.Addr().Interface().(type) {
+	case *string:
+		*p = raw
+	case *bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean (true or false)", raw)
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", raw)
+		}
+		*p = n
+	case *time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 15m)", raw)
+		}
+		*p = d
+	case *byteSize:
+		return p.Set(raw)
+	default:
+		panic(fmt.Sprintf("config: key %s has an unsupported type %T", f.key, p))
+	}
+	return nil
+}
+
+// String formats the field's value, masking secrets.
+func (f field) String() string {
+	if f.secret && !f.v.IsZero() {
+		return "********"
+	}
+	return fmt.Sprint(f.v.Interface())
+}
+
+// flagValue lets a FlagSet record the raw strings given on the command line,
+// so that flags can be applied last, after the file and the environment.
+type flagValue struct {
+	key string
+	raw map[string]string
+	b   bool
+}
+
+func (v *flagValue) String() string { return "" }
+func (v *flagValue) Set(s string) error {
+	v.raw[v.key] = s
+	return nil
+}
+func (v *flagValue) IsBoolFlag() bool { return v.b }
+
+// registerFlags adds a flag for every key of *ptr to fs, recording given
+// values in raw.
+func registerFlags(fs *flag.FlagSet, ptr any, raw map[string]string) {
+	for _, f := range fields(ptr) {
+		fs.Var(&flagValue{key: f.key, raw: raw, b: f.v.Kind() == reflect.Bool}, f.key, f.help)
+	}
+}
+
+// load fills *ptr from its defaults (already in *ptr), the YAML file at path
+// (if not empty), the environment (getenv) and the raw flag values, in that
+// order of increasing precedence. Errors name the key and where it came from.
+func load(ptr any, path string, getenv func(string) string, flagRaw map[string]string) error {
+	byKey := map[string]field{}
+	for _, f := range fields(ptr) {
+		byKey[f.key] = f
+	}
+	if path != "" {
+		values, err := readFile(path)
+		if err != nil {
+			return err
+		}
+		for _, key := range sortedKeys(values) {
+			f, ok := byKey[key]
+			if !ok {
+				return fmt.Errorf("config file %s: unknown key %q", path, key)
+			}
+			if err := f.set(values[key]); err != nil {
+				return fmt.Errorf("config file %s: key %s: %w", path, key, err)
+			}
+		}
+	}
+	for _, f := range byKey {
+		if raw := getenv(envName(f.key)); raw != "" {
+			if err := f.set(raw); err != nil {
+				return fmt.Errorf("environment %s: %w", envName(f.key), err)
+			}
+		}
+	}
+	for _, key := range sortedKeys(flagRaw) {
+		if f, ok := byKey[key]; ok {
+			if err := f.set(flagRaw[key]); err != nil {
+				return fmt.Errorf("flag --%s: %w", key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// readFile reads a YAML mapping of keys to scalar values.
+func readFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	values := map[string]string{}
+	if len(doc.Content) == 0 {
+		return values, nil // empty file
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("config file %s: want a mapping of keys to values", path)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("config file %s: line %d: key %s: want a single value", path, v.Line, k.Value)
+		}
+		if _, dup := values[k.Value]; dup {
+			return nil, fmt.Errorf("config file %s: line %d: key %s given twice", path, k.Line, k.Value)
+		}
+		values[k.Value] = v.Value
+	}
+	return values, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// printConfig writes every key and its effective value, secrets masked.
+func printConfig(w io.Writer, ptr any) {
+	for _, f := range fields(ptr) {
+		fmt.Fprintf(w, "%s: %s\n", f.key, yamlScalar(f.String()))
+	}
+}
+
+// yamlScalar quotes s when YAML would not read it back as the same string.
+func yamlScalar(s string) string {
+	var back string
+	if s == "" || yaml.Unmarshal([]byte(s), &back) != nil || back != s {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// byteSize is a size in bytes written as 8388608, 8MiB, 16M or 1GiB.
+type byteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+}
+
+// Set parses s.
+func (b *byteSize) Set(s string) error {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not a size (e.g. 8MiB)", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+// String formats b in the largest whole binary unit.
+func (b byteSize) String() string {
+	switch {
+	case b != 0 && b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b != 0 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	case b != 0 && b%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", b>>10)
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// referenceTable renders the keys of *ptr as the Markdown table of
+// docs/configuration.md.
+func referenceTable(ptr any, defaults any) string {
+	var b strings.Builder
+	b.WriteString("| key (flag, YAML) | environment | default | description |\n|---|---|---|---|\n")
+	def := map[string]string{}
+	for _, f := range fields(defaults) {
+		def[f.key] = f.String()
+	}
+	for _, f := range fields(ptr) {
+		d := def[f.key]
+		if d == "" || d == "0s" || d == "false" {
+			d = "—"
+		} else {
+			d = "`" + d + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", f.key, envName(f.key), d, strings.ReplaceAll(f.help, "|", `\|`))
+	}
+	return b.String()
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeFile writes content to a file in a temp dir and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mapEnv(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "c.yaml", "ftp-listen: 0.0.0.0:21\npassive-ports: 31000-31009\nidle-timeout: 1m\ns3-part-size: 16MiB\nbanner: from file\n")
+	e := env{stderr: &bytes.Buffer{}, getenv: mapEnv(map[string]string{
+		"S3FTP_PASSIVE_PORTS": "32000-32009",
+		"S3FTP_BANNER":        "from env",
+		"S3FTP_SERVICE_HOST":  "10.0.0.1", // injected by Kubernetes for a Service named s3ftp: ignored
+	})}
+	c, err := parseConfig("serve", []string{"--config", file, "--banner", "from flag", "--s3-path-style"}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chk := range []struct {
+		key       string
+		got, want any
+	}{
+		{"ftp-listen (file)", c.FTPListen, "0.0.0.0:21"},
+		{"passive-ports (env over file)", c.PassivePorts, "32000-32009"},
+		{"banner (flag over env)", c.Banner, "from flag"},
+		{"idle-timeout (file)", c.IdleTimeout, time.Minute},
+		{"s3-part-size (file)", c.S3PartSize, byteSize(16 << 20)},
+		{"s3-path-style (bool flag)", c.S3PathStyle, true},
+		{"data-dir (default)", c.DataDir, "./data"},
+	} {
+		if chk.got != chk.want {
+			t.Errorf("%s = %v, want %v", chk.key, chk.got, chk.want)
+		}
+	}
+	if !c.embedded {
+		t.Errorf("no s3 endpoint or region: want the embedded store")
+	}
+}
+
+func TestConfigDefaultListen(t *testing.T) {
+	t.Parallel()
+	e := env{stderr: &bytes.Buffer{}, getenv: mapEnv(nil)}
+	c, err := parseConfig("serve", nil, e)
+	if err != nil || c.FTPListen != "127.0.0.1:2121" {
+		t.Errorf("no config: listen %q, %v; want 127.0.0.1:2121", c.FTPListen, err)
+	}
+	c, err = parseConfig("serve", []string{"--config", writeFile(t, "empty.yaml", "")}, e)
+	if err != nil || c.FTPListen != "0.0.0.0:2121" {
+		t.Errorf("with config: listen %q, %v; want 0.0.0.0:2121", c.FTPListen, err)
+	}
+	c, err = parseConfig("serve", []string{"--s3-endpoint", "http://minio:9000"}, e)
+	if err != nil || c.embedded {
+		t.Errorf("with an endpoint: embedded %v, %v; want s3", c.embedded, err)
+	}
+}
+
+// TestConfigErrors: every bad input fails with a message naming the key.
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		file string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown file key", "ftp-lisen: x\n", nil, nil, `unknown key "ftp-lisen"`},
+		{"bad yaml", "ftp-listen: [\n", nil, nil, "config file"},
+		{"nested value", "s3-endpoint:\n  url: x\n", nil, nil, "key s3-endpoint: want a single value"},
+		{"duplicate key", "banner: a\nbanner: b\n", nil, nil, "banner"},
+		{"bad duration in file", "idle-timeout: soon\n", nil, nil, "key idle-timeout"},
+		{"bad int in env", "", nil, map[string]string{"S3FTP_S3_CONCURRENCY": "many"}, "S3FTP_S3_CONCURRENCY"},
+		{"bad bool flag", "", []string{"--s3-path-style=maybe"}, nil, "s3-path-style"},
+		{"unknown flag", "", []string{"--nope"}, nil, "nope"},
+		{"passive range reversed", "", []string{"--passive-ports", "30099-30000"}, nil, "passive-ports"},
+		{"public host IPv6", "", []string{"--public-host", "2001:db8::1"}, nil, "public-host"},
+		{"storage mode", "", []string{"--storage", "disk"}, nil, "storage"},
+		{"checksum mode", "", []string{"--s3-checksum", "always"}, nil, "s3-checksum"},
+		{"part size", "", []string{"--s3-part-size", "1MiB"}, nil, "s3-part-size"},
+		{"part size unit", "", []string{"--s3-part-size", "8XB"}, nil, "s3-part-size"},
+		{"half credentials", "", []string{"--s3-access-key", "AK"}, nil, "s3-access-key"},
+		{"log level", "", []string{"--log-level", "loud"}, nil, "log-level"},
+		{"log format", "", []string{"--log-format", "xml"}, nil, "log-format"},
+		{"demo user", "", []string{"--demo-user", "a b"}, nil, "demo-user"},
+		{"listen", "", []string{"--ftp-listen", "2121"}, nil, "ftp-listen"},
+		{"stray argument", "", []string{"extra"}, nil, "unexpected argument"},
+	} {
+		args := c.args
+		if c.file != "" {
+			args = append([]string{"--config", writeFile(t, "c.yaml", c.file)}, args...)
+		}
+		_, err := parseConfig("serve", args, env{stderr: &bytes.Buffer{}, getenv: mapEnv(c.env)})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestConfigCheckMasksSecrets(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	e := env{stdout: &out, stderr: &bytes.Buffer{}, getenv: mapEnv(map[string]string{"S3FTP_S3_SECRET_KEY": "sekrit-value"})}
+	if err := run(t.Context(), []string{"config", "check", "--s3-access-key", "AKIDEXAMPLE", "--s3-part-size", "16777216"}, e); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if strings.Contains(text, "sekrit-value") || strings.Contains(text, "AKIDEXAMPLE") {
+		t.Errorf("config check printed a secret:\n%s", text)
+	}
+	for _, want := range []string{`s3-secret-key: "********"`, "s3-part-size: 16MiB", "ftp-listen: 127.0.0.1:2121", `public-host: ""`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, text)
+		}
+	}
+	// The printed configuration is itself a valid config file.
+	if _, err := parseConfig("serve", []string{"--config", writeFile(t, "printed.yaml", strings.ReplaceAll(text, "********", "x"))}, env{stderr: &bytes.Buffer{}, getenv: mapEnv(nil)}); err != nil {
+		t.Errorf("printed config does not load: %v", err)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want byteSize
+		str  string
+	}{
+		{"8388608", 8 << 20, "8MiB"}, {"8MiB", 8 << 20, "8MiB"}, {"16M", 16 << 20, "16MiB"},
+		{"1GiB", 1 << 30, "1GiB"}, {"5 MiB", 5 << 20, "5MiB"}, {"1000", 1000, "1000"}, {"2KiB", 2048, "2KiB"},
+	} {
+		var b byteSize
+		if err := b.Set(c.in); err != nil || b != c.want || b.String() != c.str {
+			t.Errorf("Set(%q) = %v (%s), %v; want %v (%s)", c.in, int64(b), b, err, int64(c.want), c.str)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1.5MiB", "MiB", "8TB"} {
+		var b byteSize
+		if err := b.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+}

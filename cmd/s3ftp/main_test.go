@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// syncBuffer collects output written from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runCmd runs the command line with stdin and returns stdout.
+func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(t.Context(), args, env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &bytes.Buffer{}, getenv: mapEnv(nil)})
+	return out.String(), err
+}
+
+func TestUsersCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out, err := runCmd(t, "s3cr3t-pass\n", "users", "add", "Cam01", "--bucket", "cams", "--prefix", "/site-a/cam01", "--permissions", "upload,mkdir", "--password-stdin", "--data-dir", dir)
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if !strings.Contains(out, `added user cam01: bucket cams, prefix "site-a/cam01/", permissions upload,mkdir`) {
+		t.Errorf("add printed %q", out)
+	}
+	if _, err := runCmd(t, "x\n", "users", "add", "cam01", "--bucket", "cams", "--password-stdin", "--data-dir", dir); err == nil {
+		t.Errorf("adding a user twice succeeded")
+	}
+	for _, bad := range [][]string{
+		{"users", "add", "cam02", "--bucket", "Bad_Bucket", "--password-stdin"},
+		{"users", "add", "cam02", "--bucket", "cams", "--prefix", "../x", "--password-stdin"},
+		{"users", "add", "cam02", "--bucket", "cams", "--permissions", "fly", "--password-stdin"},
+		{"users", "add", "cam02", "--bucket", "cams"},
+		{"users", "add", "--bucket", "cams", "--password-stdin"},
+	} {
+		if _, err := runCmd(t, "pw\n", append(bad, "--data-dir", dir)...); err == nil {
+			t.Errorf("%v succeeded", bad)
+		}
+	}
+	if _, err := runCmd(t, "", "users", "add", "cam03", "--bucket", "cams", "--password-stdin", "--data-dir", dir); err == nil {
+		t.Errorf("empty password accepted")
+	}
+	out, err = runCmd(t, "", "users", "list", "--data-dir", dir)
+	if err != nil || !regexp.MustCompile(`cam01\s+cams\s+site-a/cam01/\s+upload,mkdir\s+false`).MatchString(out) {
+		t.Errorf("list = %q, %v", out, err)
+	}
+	db, err := os.ReadFile(filepath.Join(dir, "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(db, []byte("s3cr3t-pass")) {
+		t.Errorf("the password is stored in clear")
+	}
+	if _, err := runCmd(t, "", "users", "delete", "CAM01", "--data-dir", dir); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+	if _, err := runCmd(t, "", "users", "delete", "cam01", "--data-dir", dir); err == nil {
+		t.Errorf("deleting a missing user succeeded")
+	}
+}
+
+// startServe runs `s3ftp serve args...` until the test ends and returns the
+// FTP address it printed and its stdout.
+func startServe(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", ""}, args...),
+			env{stdin: strings.NewReader(""), stdout: out, stderr: logs, getenv: mapEnv(nil)})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if strings.Contains(logs.String(), `"level":"ERROR"`) {
+			t.Errorf("errors logged:\n%s", logs)
+		}
+	})
+	re := regexp.MustCompile(`FTP:\s+ftp://(\S+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, logs)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve printed no address:\n%s\n%s", out, logs)
+	return "", nil
+}
+
+// TestServeDemo: with no configuration, serve runs on the embedded store and
+// the printed demo user can upload; the bytes land as a file under data-dir.
+func TestServeDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr, out := startServe(t, "--data-dir", dir, "--demo-password", "demo-pass-123")
+	if !strings.Contains(out.String(), "demo user:  demo / demo-pass-123 -> bucket s3ftp, prefix demo/") {
+		t.Errorf("startup output:\n%s", out)
+	}
+	c, err := ftp.Dial(addr, ftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login("demo", "demo-pass-123"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("hello.txt", strings.NewReader("hello from the demo")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "s3", "s3ftp", "demo", "hello.txt"))
+	if err != nil || string(got) != "hello from the demo" {
+		t.Errorf("file in the embedded store = %q, %v", got, err)
+	}
+}
+
+// TestServeNoDemo: the demo user exists neither with a config file nor once
+// the store has users.
+func TestServeNoDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if _, err := runCmd(t, "pw-123456\n", "users", "add", "alice", "--bucket", "b-alice", "--password-stdin", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	addr, out := startServe(t, "--data-dir", dir, "--demo-password", "demo-pass-123")
+	if strings.Contains(out.String(), "demo user") {
+		t.Errorf("demo user announced although the store has users:\n%s", out)
+	}
+	c, err := ftp.Dial(addr, ftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login("demo", "demo-pass-123"); err == nil {
+		t.Errorf("demo login succeeded")
+	}
+	c2, err := ftp.Dial(addr, ftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Quit()
+	if err := c2.Login("alice", "pw-123456"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Stor("a.txt", strings.NewReader("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s3", "b-alice", "alice", "a.txt")); err != nil {
+		t.Errorf("alice's bucket was not created on demand: %v", err)
+	}
+
+	cfg := writeFile(t, "c.yaml", "data-dir: "+t.TempDir()+"\nftp-listen: 127.0.0.1:0\npassive-ports: \"\"\n")
+	_, out = startServe(t, "--config", cfg, "--demo-password", "demo-pass-123")
+	if strings.Contains(out.String(), "demo user") {
+		t.Errorf("demo user announced with a config file:\n%s", out)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	t.Parallel()
+	if out, err := runCmd(t, "", "version"); err != nil || !strings.HasPrefix(out, "s3ftp ") {
+		t.Errorf("version = %q, %v", out, err)
+	}
+	for _, args := range [][]string{nil, {"bogus"}, {"users"}, {"users", "frob"}, {"config"}} {
+		if _, err := runCmd(t, "", args...); err == nil {
+			t.Errorf("%v succeeded", args)
+		}
+	}
+}

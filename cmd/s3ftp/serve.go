@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/auth/sqlite"
+	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/storage"
+	"github.com/s3ftp/s3ftp/storage/embedded"
+)
+
+// The demo user's files go to this bucket and prefix.
+const (
+	demoBucket = "s3ftp"
+	demoPrefix = "demo/"
+)
+
+// loadedConfig is a validated configuration and where it came from.
+type loadedConfig struct {
+	Config
+	file         string // the --config file, "" for none
+	passivePorts gateway.PortRange
+	checksums    storage.ChecksumMode
+	embedded     bool // use the embedded S3 store
+}
+
+// parseConfig parses the flags of serve and config check and loads the
+// configuration (flags, environment, --config file, defaults).
+func parseConfig(name string, args []string, e env) (*loadedConfig, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	file := fs.String("config", e.getenv(envPrefix+"CONFIG"), "YAML configuration file (env "+envPrefix+"CONFIG)")
+	raw := map[string]string{}
+	registerFlags(fs, &Config{}, raw)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError(fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)))
+	}
+	lc := &loadedConfig{Config: defaultConfig(*file != ""), file: *file}
+	if err := load(&lc.Config, *file, e.getenv, raw); err != nil {
+		return nil, err
+	}
+	if err := lc.validate(); err != nil {
+		return nil, err
+	}
+	return lc, nil
+}
+
+// validate checks the configuration; errors name the key.
+func (c *loadedConfig) validate() error {
+	bad := func(key string, err error) error { return fmt.Errorf("%s: %w", key, err) }
+	if _, _, err := net.SplitHostPort(c.FTPListen); err != nil {
+		return bad("ftp-listen", err)
+	}
+	ports, err := gateway.ParsePortRange(c.PassivePorts)
+	if err != nil {
+		return bad("passive-ports", err)
+	}
+	c.passivePorts = ports
+	if addr, err := netip.ParseAddr(c.PublicHost); err == nil && !addr.Unmap().Is4() {
+		return bad("public-host", errors.New("PASV can only advertise an IPv4 address"))
+	}
+	if c.IdleTimeout < 1e9 {
+		return bad("idle-timeout", errors.New("must be at least 1s"))
+	}
+	switch c.Storage {
+	case "embedded":
+		c.embedded = true
+	case "s3":
+	case "":
+		c.embedded = c.S3Endpoint == "" && c.S3Region == ""
+	default:
+		return bad("storage", fmt.Errorf("%q: want embedded or s3", c.Storage))
+	}
+	if c.DataDir == "" {
+		return bad("data-dir", errors.New("must not be empty"))
+	}
+	if c.embedded {
+		if _, _, err := net.SplitHostPort(c.EmbeddedS3Listen); err != nil {
+			return bad("embedded-s3-listen", err)
+		}
+	}
+	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		return bad("s3-access-key", errors.New("s3-access-key and s3-secret-key must be given together"))
+	}
+	if c.checksums, err = storage.ParseChecksumMode(c.S3Checksum); err != nil {
+		return bad("s3-checksum", err)
+	}
+	if c.S3PartSize < 5<<20 || c.S3PartSize > 5<<30 {
+		return bad("s3-part-size", errors.New("must be between 5MiB and 5GiB"))
+	}
+	if c.S3Concurrency < 1 || c.S3Concurrency > 64 {
+		return bad("s3-concurrency", errors.New("must be between 1 and 64"))
+	}
+	if c.S3Timeout < 1e9 {
+		return bad("s3-timeout", errors.New("must be at least 1s"))
+	}
+	if c.RenameLimit < 1 {
+		return bad("rename-limit", errors.New("must be at least 1"))
+	}
+	if _, err := auth.NormalizeName(c.DemoUser); err != nil {
+		return bad("demo-user", err)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return bad("log-level", err)
+	}
+	switch c.LogFormat {
+	case "json", "text", "auto":
+	default:
+		return bad("log-format", fmt.Errorf("%q: want json, text or auto", c.LogFormat))
+	}
+	return nil
+}
+
+// configCheck validates the configuration without serving and prints the
+// effective values, secrets masked.
+func configCheck(args []string, e env) error {
+	c, err := parseConfig("config check", args, e)
+	if err != nil {
+		return err
+	}
+	printConfig(e.stdout, &c.Config)
+	return nil
+}
+
+// serve runs the gateway until ctx is cancelled.
+func serve(ctx context.Context, args []string, e env) error {
+	c, err := parseConfig("serve", args, e)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, c.LogLevel, c.LogFormat)
+	if err != nil {
+		return err
+	}
+
+	clientCfg := storage.ClientConfig{
+		Endpoint: c.S3Endpoint, Region: c.S3Region, PathStyle: c.S3PathStyle,
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Checksums: c.checksums,
+	}
+	var store *embedded.Server
+	if c.embedded {
+		ak, sk := "s3ftp-"+randomHex(4), randomHex(20)
+		store, err = embedded.Start(ctx, embedded.Config{
+			Dir: filepath.Join(c.DataDir, "s3"), Listen: c.EmbeddedS3Listen,
+			AccessKey: ak, SecretKey: sk, Logger: log.With("component", "embedded-s3"),
+		})
+		if err != nil {
+			return fmt.Errorf("embedded S3 store: %w", err)
+		}
+		defer store.Close()
+		clientCfg = storage.ClientConfig{
+			Endpoint: store.Endpoint(), Region: "us-east-1", PathStyle: true,
+			AccessKey: ak, SecretKey: sk, Checksums: c.checksums,
+		}
+	}
+	client, checksums, err := storage.NewClient(ctx, clientCfg)
+	if err != nil {
+		return fmt.Errorf("s3: %w", err)
+	}
+	svc, err := storage.NewService(client, storage.Settings{
+		PartSize: int64(c.S3PartSize), Concurrency: c.S3Concurrency, Checksums: checksums,
+		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit,
+	})
+	if err != nil {
+		return err
+	}
+
+	users, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "users.db"))
+	if err != nil {
+		return fmt.Errorf("user store: %w", err)
+	}
+	defer users.Close()
+	var static []*auth.User
+	var demoPassword string
+	if c.file == "" {
+		n, err := users.CountUsers(ctx)
+		if err != nil {
+			return fmt.Errorf("user store: %w", err)
+		}
+		if n == 0 {
+			var demo *auth.User
+			demo, demoPassword, err = demoUser(c.DemoUser, c.DemoPassword)
+			if err != nil {
+				return err
+			}
+			static = append(static, demo)
+		}
+	}
+	authn, err := auth.NewAuthenticator(users, auth.AuthenticatorConfig{Static: static, Logger: log.With("component", "auth")})
+	if err != nil {
+		return err
+	}
+
+	gw, err := gateway.New(gateway.Config{
+		Settings: gateway.Settings{
+			ListenAddr: c.FTPListen, PassivePorts: c.passivePorts, PublicHost: c.PublicHost,
+			ActivePort20: c.ActivePort20, IdleTimeout: c.IdleTimeout, Banner: c.Banner,
+		},
+		Authenticator: authn,
+		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
+			return svc.NewFs(ctx, bucket, prefix, log)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := gw.Listen(); err != nil {
+		return err
+	}
+	printStartup(e.stdout, c, gw.Addr(), store, static, demoPassword)
+	log.Info("serving", "ftp", gw.Addr(), "passive_ports", c.passivePorts.String(), "version", versionString())
+	err = gw.Serve(ctx)
+	log.Info("stopped")
+	return err
+}
+
+// demoUser returns the in-memory demo user and its password (generated
+// unless given).
+func demoUser(name, password string) (*auth.User, string, error) {
+	if password == "" {
+		b := make([]byte, 12)
+		if _, err := rand.Read(b); err != nil {
+			return nil, "", err
+		}
+		password = base64.RawURLEncoding.EncodeToString(b)
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return nil, "", fmt.Errorf("demo-password: %w", err)
+	}
+	u := &auth.User{Name: name, PasswordHash: hash, Bucket: demoBucket, Prefix: demoPrefix, Permissions: auth.AllPermissions}
+	if err := u.Validate(); err != nil {
+		return nil, "", fmt.Errorf("demo user: %w", err)
+	}
+	return u, password, nil
+}
+
+// printStartup tells the operator where everything is.
+func printStartup(w io.Writer, c *loadedConfig, ftpAddr string, store *embedded.Server, static []*auth.User, demoPassword string) {
+	fmt.Fprintf(w, "s3ftp %s\n", versionString())
+	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, c.passivePorts)
+	if store != nil {
+		dir, _ := filepath.Abs(filepath.Join(c.DataDir, "s3"))
+		fmt.Fprintf(w, "  S3:         %s (embedded store, objects under %s)\n", store.Endpoint(), dir)
+	} else {
+		endpoint := c.S3Endpoint
+		if endpoint == "" {
+			endpoint = "AWS"
+		}
+		fmt.Fprintf(w, "  S3:         %s\n", endpoint)
+	}
+	db, _ := filepath.Abs(filepath.Join(c.DataDir, "users.db"))
+	fmt.Fprintf(w, "  users:      %s\n", db)
+	for _, u := range static {
+		fmt.Fprintf(w, "  demo user:  %s / %s -> bucket %s, prefix %s\n", u.Name, demoPassword, u.Bucket, u.Prefix)
+		host, port, _ := net.SplitHostPort(ftpAddr)
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		fmt.Fprintf(w, "  try:        curl -T README.md ftp://%s:%s@%s/\n", u.Name, demoPassword, net.JoinHostPort(host, port))
+	}
+}
+
+// newLogger returns the process logger writing to w.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	lvl, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
