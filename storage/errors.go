@@ -72,6 +72,10 @@ func s3Error(err error) error {
 		return fmt.Errorf("%w (%w)", fs.ErrNotExist, err)
 	case http.StatusForbidden:
 		return fmt.Errorf("%w (%w)", fs.ErrPermission, err)
+	case http.StatusConflict:
+		// File-system backed servers (the embedded store, versitygw) refuse a
+		// key that is both a file and a directory prefix ("a" and "a/b").
+		return fmt.Errorf("%w (%w)", fs.ErrExist, err)
 	}
 	return fmt.Errorf("%w: %w", ErrBackend, err)
 }

@@ -429,6 +429,23 @@ var fsCases = []fsCase{
 			t.Errorf("keys = %v, want none", got)
 		}
 	}},
+	{name: "file and directory of the same name", run: func(t *testing.T, e *env) {
+		// S3 allows "d" and "d/x" together; file-system backed servers refuse
+		// one of them. Either way the refusal must not look like an outage.
+		must(t, "mkdir", e.fs.Mkdir("/d", 0o755))
+		e.upload(t, "/d/x", []byte("x"))
+		err := writeThrough(e.fs, "/d", []byte("file"))
+		t.Logf("%s: file over a directory: %v", e.srv.Name, err)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			t.Errorf("file over a directory: %v, want success or fs.ErrExist", err)
+		}
+		e.upload(t, "/f", []byte("file"))
+		err = writeThrough(e.fs, "/f/x", []byte("x"))
+		t.Logf("%s: file under a file: %v", e.srv.Name, err)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			t.Errorf("file under a file: %v, want success or fs.ErrExist", err)
+		}
+	}},
 	{name: "chmod and chtimes", run: func(t *testing.T, e *env) {
 		e.upload(t, "/f", []byte("x"))
 		must(t, "chmod", e.fs.Chmod("/f", 0o600))
