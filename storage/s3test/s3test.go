@@ -97,7 +97,7 @@ func Strict() bool { return os.Getenv(StrictEnv) == "1" }
 func All(t testing.TB) []*Server {
 	t.Helper()
 	servers := []*Server{Fake(t), Embedded(t)}
-	if findBinary("versitygw") != "" || Strict() {
+	if VersityInstalled() || Strict() {
 		servers = append(servers, Versity(t))
 	} else {
 		t.Logf("versitygw not installed: testing against gofakes3 only")
@@ -118,6 +118,9 @@ func Embedded(t testing.TB) *Server {
 	t.Cleanup(func() { _ = srv.Close() })
 	return &Server{Name: "embedded", Endpoint: srv.Endpoint(), AccessKey: ak, SecretKey: sk, Dir: dir}
 }
+
+// VersityInstalled reports whether the versitygw binary can be found.
+func VersityInstalled() bool { return findBinary("versitygw") != "" }
 
 // Versity starts versitygw with its posix backend in a temporary directory,
 // stopped when the test ends. It skips the test when the versitygw binary is
