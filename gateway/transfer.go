@@ -7,6 +7,8 @@ import (
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"github.com/s3ftp/s3ftp/storage"
 )
 
 // transfer wraps a file handle for the duration of one RETR or STOR: it counts
@@ -76,7 +78,7 @@ func (t *transfer) Close() error {
 	}
 	result := "ok"
 	switch {
-	case t.interrupt != nil:
+	case t.interrupt != nil || errors.Is(err, storage.ErrAborted):
 		result = "aborted"
 	case err != nil:
 		result = "failed"
@@ -87,10 +89,12 @@ func (t *transfer) Close() error {
 		log = log.With("offset", t.offset)
 	}
 	switch {
-	case err != nil && t.upload:
-		log.Warn("transfer", "err", err, "reason", interruptReason(t.interrupt))
 	case t.interrupt != nil:
-		log.Info("transfer", "reason", interruptReason(t.interrupt))
+		log.Info("transfer", "reason", t.interrupt.Error())
+	case err != nil && result == "aborted":
+		log.Info("transfer", "reason", err.Error())
+	case err != nil && t.upload:
+		log.Warn("transfer", "err", err)
 	default:
 		log.Info("transfer")
 	}
@@ -98,11 +102,4 @@ func (t *transfer) Close() error {
 		return nil // a download's close error changes nothing the client has
 	}
 	return t.drv.reply(op, t.name, err)
-}
-
-func interruptReason(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // ChecksumMode says whether uploads carry CRC32 checksums.
@@ -66,6 +68,9 @@ type ClientConfig struct {
 	// ReadTimeout bounds the wait for each read of a response body, so a
 	// stalled download fails instead of hanging. Default 2 minutes.
 	ReadTimeout time.Duration
+	// Logger receives the SDK's own log lines (which otherwise go straight
+	// to stderr). Default: discard.
+	Logger *slog.Logger
 }
 
 // NewClient builds an S3 client from cfg and returns it with the resolved
@@ -96,7 +101,14 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, ChecksumMode,
 		}).
 		WithReadTimeout(readTimeout)
 
-	opts := []func(*config.LoadOptions) error{config.WithHTTPClient(httpClient)}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithLogger(sdkLogger{log.With("component", "aws-sdk")}),
+	}
 	region := cfg.Region
 	if region == "" && cfg.Endpoint != "" {
 		region = "us-east-1"
@@ -123,6 +135,9 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, ChecksumMode,
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		// A multipart object has no whole-object checksum to validate: that
+		// is expected, not worth a warning on every download.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if mode == ChecksumsRequired {
 			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
@@ -132,4 +147,15 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, ChecksumMode,
 		}
 	})
 	return client, mode, nil
+}
+
+// sdkLogger passes the SDK's log lines to slog.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := slog.LevelDebug
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	l.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
 }

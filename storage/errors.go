@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,13 +44,18 @@ func pathError(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: clean(name), Err: err}
 }
 
-// s3Error classifies an error from the S3 client. Not found, access denied and
-// invalid key errors become fs.ErrNotExist, fs.ErrPermission and
-// ErrInvalidName; anything else is wrapped in ErrBackend, keeping the SDK
-// error in the chain for logging.
+// s3Error classifies an error from the S3 client. A cancelled request becomes
+// ErrAborted; not found, access denied, conflicting and invalid key errors
+// become fs.ErrNotExist, fs.ErrPermission, fs.ErrExist and ErrInvalidName;
+// anything else is wrapped in ErrBackend, keeping the SDK error in the chain
+// for logging.
 func s3Error(err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		// The session ended or the transfer was interrupted: not S3's doing.
+		return fmt.Errorf("%w: %w", ErrAborted, err)
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {

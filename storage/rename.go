@@ -176,5 +176,5 @@ func (f *Fs) multipartCopy(srcKey, dstKey string, size int64) error {
 		}
 		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: res.CopyPartResult.ETag})
 	}
-	return mp.complete(parts)
+	return mp.complete(f.ctx, parts)
 }

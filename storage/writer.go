@@ -185,9 +185,11 @@ func (w *writer) sendPart() error {
 }
 
 // Close finishes the upload: a single PutObject for a small file, or the last
-// part and CompleteMultipartUpload. If the transfer failed it aborts the
-// multipart upload instead and returns why; the client must then get an
-// error reply, never a success.
+// part and CompleteMultipartUpload. If the transfer failed, or the session
+// ended (the client hung up) before Close, it aborts the multipart upload
+// instead and returns why; the client must then get an error reply, never a
+// success. Once the commit request is sent it is carried through even if the
+// session ends meanwhile, so what is stored always matches what Close returns.
 func (w *writer) Close() error {
 	if w.closed {
 		return w.pathErr(fs.ErrClosed)
@@ -215,7 +217,7 @@ func (w *writer) finish() error {
 		if w.buf != nil {
 			body = (*w.buf)[:w.n]
 		}
-		return w.fs.putObject(w.ctx, w.key, w.contentType(), body)
+		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body)
 	}
 	if w.n > 0 {
 		if err := w.sendPart(); err != nil {
@@ -229,7 +231,7 @@ func (w *writer) finish() error {
 		return err
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return *w.parts[i].PartNumber < *w.parts[j].PartNumber })
-	return w.mp.complete(w.parts)
+	return w.mp.complete(context.WithoutCancel(w.ctx), w.parts)
 }
 
 // abort stops the parts in flight, waits for them and aborts the multipart
@@ -307,8 +309,8 @@ func (m *multipart) uploadPart(ctx context.Context, num int32, body []byte) (typ
 
 // complete assembles the parts into the object, aborting the upload if S3
 // refuses.
-func (m *multipart) complete(parts []types.CompletedPart) error {
-	ctx, cancel := context.WithTimeout(m.fs.ctx, m.fs.svc.set.PartTimeout)
+func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) error {
+	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
 	defer cancel()
 	_, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,

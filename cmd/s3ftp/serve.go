@@ -151,7 +151,7 @@ func serve(ctx context.Context, args []string, e env) error {
 
 	clientCfg := storage.ClientConfig{
 		Endpoint: c.S3Endpoint, Region: c.S3Region, PathStyle: c.S3PathStyle,
-		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Checksums: c.checksums,
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Checksums: c.checksums, Logger: log,
 	}
 	var store *embedded.Server
 	if c.embedded {
@@ -166,7 +166,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		defer store.Close()
 		clientCfg = storage.ClientConfig{
 			Endpoint: store.Endpoint(), Region: "us-east-1", PathStyle: true,
-			AccessKey: ak, SecretKey: sk, Checksums: c.checksums,
+			AccessKey: ak, SecretKey: sk, Checksums: c.checksums, Logger: log,
 		}
 	}
 	client, checksums, err := storage.NewClient(ctx, clientCfg)
