@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/s3ftp/s3ftp/storage/s3test"
+)
+
+// Backend kinds a gateway can store its files in.
+const (
+	embeddedStore = "embedded"  // the default: S3 store inside the s3ftp process
+	versityStore  = "versitygw" // s3ftp as a gateway to a separate versitygw process
+)
+
+// backend says which S3 store a gateway uses and how it reaches it.
+type backend struct {
+	name     string // subtest name
+	kind     string // embeddedStore or versityStore
+	checksum string // --s3-checksum ("" keeps the default, auto)
+	// writeDelay, for versitygw, puts a proxy in front of it that holds
+	// each PUT and POST response this long (see slowS3).
+	writeDelay time.Duration
+}
+
+// backends is the table most tests run against: the embedded store, and
+// versitygw in both checksum modes.
+var backends = []backend{
+	{name: "embedded", kind: embeddedStore},
+	{name: "versitygw", kind: versityStore, checksum: "when_required"},
+	{name: "versitygw-crc32", kind: versityStore, checksum: "when_supported"},
+}
+
+// gateway is a running `s3ftp serve` child process and the FTP user the
+// tests log in as.
+type gateway struct {
+	Kind     string
+	Addr     string // FTP control address, 127.0.0.1:PORT
+	User     string
+	Password string
+	Bucket   string         // bucket of the user's files
+	Prefix   string         // key prefix of the user's files, ending in "/"
+	DataDir  string         // --data-dir
+	S3       *s3test.Server // the external store; nil for the embedded one
+
+	// S3Writes records the PUT and POST requests that S3 has carried out,
+	// for a backend with a writeDelay; nil otherwise.
+	S3Writes *requestLog
+
+	cmd    *exec.Cmd
+	stderr string // file receiving the process's JSON log
+}
+
+// startGateway starts `s3ftp serve` on 127.0.0.1:0 with the backend b, and
+// stops it when the test ends.
+//
+// For the embedded store it relies on the demo user (bucket s3ftp, prefix
+// demo/) with a password given by --demo-password. For versitygw it starts a
+// server, creates a bucket, adds a user with `s3ftp users add` to a fresh
+// data directory and points serve at the server with a --config file.
+func startGateway(t *testing.T, b backend) *gateway {
+	t.Helper()
+	dataDir := t.TempDir()
+	password := randomHex(12)
+	switch b.kind {
+	case embeddedStore:
+		args := []string{
+			"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", "",
+			"--data-dir", dataDir, "--demo-password", password, "--log-format", "json",
+		}
+		if b.checksum != "" {
+			args = append(args, "--s3-checksum", b.checksum)
+		}
+		g := &gateway{Kind: b.kind, User: "demo", Password: password, Bucket: "s3ftp", Prefix: "demo/", DataDir: dataDir}
+		g.start(t, args)
+		return g
+	case versityStore:
+		srv := s3test.Versity(t)
+		g := &gateway{Kind: b.kind, User: "e2e", Password: password, Bucket: srv.NewBucket(t), Prefix: "files/", DataDir: dataDir, S3: srv}
+		out := runBinary(t, password+"\n", "users", "add", g.User, "--bucket", g.Bucket, "--prefix", g.Prefix, "--password-stdin", "--data-dir", dataDir)
+		if !strings.Contains(out, "added user "+g.User) {
+			t.Fatalf("users add printed %q", out)
+		}
+		endpoint := srv.Endpoint
+		if b.writeDelay > 0 {
+			g.S3Writes = &requestLog{}
+			endpoint = slowS3(t, srv.Endpoint, b.writeDelay, g.S3Writes)
+		}
+		checksum := b.checksum
+		if checksum == "" {
+			checksum = "auto"
+		}
+		config := filepath.Join(t.TempDir(), "s3ftp.yaml")
+		yaml := fmt.Sprintf(`# written by test/e2e
+ftp-listen: 127.0.0.1:0
+passive-ports: ""
+data-dir: %q
+s3-endpoint: %q
+s3-path-style: true
+s3-access-key: %q
+s3-secret-key: %q
+s3-checksum: %s
+log-format: json
+`, dataDir, endpoint, srv.AccessKey, srv.SecretKey, checksum)
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g.start(t, []string{"serve", "--config", config})
+		return g
+	}
+	t.Fatalf("unknown backend kind %q", b.kind)
+	return nil
+}
+
+// ftpLine is the startup line that gives the FTP address.
+var ftpLine = regexp.MustCompile(`(?m)^\s*FTP:\s+ftp://(\S+) `)
+
+// start runs the binary with args, waits up to 20 s for the startup lines
+// on stdout and registers a cleanup that stops it with SIGTERM, checks that
+// it exits with status 0 within 15 s, and prints its log if the test failed.
+func (g *gateway) start(t *testing.T, args []string) {
+	t.Helper()
+	logFile, err := os.CreateTemp(t.TempDir(), "s3ftp-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.stderr = logFile.Name()
+	stdout := &syncBuffer{}
+	g.cmd = exec.Command(binary, args...)
+	g.cmd.Stdout, g.cmd.Stderr = stdout, logFile
+	g.cmd.Env = withoutS3ftpEnv(os.Environ())
+	if err := g.cmd.Start(); err != nil {
+		t.Fatalf("start s3ftp: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- g.cmd.Wait() }()
+	t.Cleanup(func() {
+		defer logFile.Close()
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("s3ftp serve exited with %v after SIGTERM (want status 0)", err)
+			}
+		case <-time.After(15 * time.Second):
+			_ = g.cmd.Process.Kill()
+			<-exited
+			t.Errorf("s3ftp serve did not stop within 15 s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("s3ftp serve (%s) stdout:\n%s\nlog (last lines):\n%s", g.Kind, stdout, tail(g.log(), 60))
+		}
+	})
+
+	deadline := time.After(20 * time.Second)
+	for {
+		if m := ftpLine.FindStringSubmatch(stdout.String()); m != nil {
+			g.Addr = m[1]
+			break
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("s3ftp serve exited at start (%v)\nstdout:\n%s\nlog:\n%s", err, stdout, g.log())
+		case <-deadline:
+			t.Fatalf("s3ftp serve printed no FTP address within 20 s\nstdout:\n%s\nlog:\n%s", stdout, g.log())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if host, _, err := net.SplitHostPort(g.Addr); err != nil || host != "127.0.0.1" {
+		t.Fatalf("FTP address %q: want 127.0.0.1:PORT", g.Addr)
+	}
+	if g.Kind == embeddedStore {
+		// The demo user must be announced with the password we chose.
+		want := fmt.Sprintf("demo user:  %s / %s -> bucket %s, prefix %s", g.User, g.Password, g.Bucket, g.Prefix)
+		waitFor(t, 5*time.Second, "the demo user line on stdout", func() bool { return strings.Contains(stdout.String(), want) })
+	}
+}
+
+// Pid returns the process id of the s3ftp process.
+func (g *gateway) Pid() int { return g.cmd.Process.Pid }
+
+// Host returns the host of the FTP address (127.0.0.1).
+func (g *gateway) Host() string {
+	h, _, _ := net.SplitHostPort(g.Addr)
+	return h
+}
+
+// Port returns the FTP control port.
+func (g *gateway) Port() string {
+	_, p, _ := net.SplitHostPort(g.Addr)
+	return p
+}
+
+// URL returns the ftp:// URL of path (absolute, "/" separated) with the
+// user's credentials in it.
+func (g *gateway) URL(path string) string {
+	return fmt.Sprintf("ftp://%s:%s@%s%s", g.User, g.Password, g.Addr, path)
+}
+
+// log returns what the process has logged so far.
+func (g *gateway) log() string {
+	b, _ := os.ReadFile(g.stderr)
+	return string(b)
+}
+
+// runBinary runs the s3ftp binary with args and stdin, fails the test if it
+// does not exit with status 0 within 30 s, and returns its stdout.
+func runBinary(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = withoutS3ftpEnv(os.Environ())
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("s3ftp %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// withoutS3ftpEnv drops S3FTP_* variables (other than the test switch) so a
+// developer's environment cannot change the configuration under test.
+func withoutS3ftpEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "S3FTP_") && !strings.HasPrefix(kv, s3test.StrictEnv+"=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// requireTool returns the path of an installed client program. When it is
+// missing the test is skipped, or fails under S3FTP_TEST_STRICT=1.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := fmt.Sprintf("%s is not installed (apt-get install %s); %s=1 makes this a failure", name, name, s3test.StrictEnv)
+	if s3test.Strict() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// waitFor polls cond every 50 ms and fails the test if it is not true
+// within d; what names the awaited condition in the failure.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer collects output written by another goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// randomHex returns 2n random hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// exitCode returns the exit status carried by err from exec, or -1.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
