@@ -20,7 +20,7 @@ type AuthenticatorConfig struct {
 	// Validate; names must be unique.
 	Static []*User
 	// MaxConcurrentHashes bounds how many password verifications run at once,
-	// so a storm of logins cannot take 19 MiB (or more, for imported hashes)
+	// so a storm of logins cannot take 7 MiB (or more, for imported hashes)
 	// per attempt. Default runtime.NumCPU().
 	MaxConcurrentHashes int
 	// Logger receives one line per failed login. Default: discard.

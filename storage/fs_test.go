@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -496,5 +497,26 @@ func TestSettingsDefaults(t *testing.T) {
 	}
 	if _, err := storage.NewService(nil, storage.Settings{}); err == nil {
 		t.Error("nil API accepted")
+	}
+}
+
+// TestSmallUploadBuffer: a small file does not take a whole part buffer.
+func TestSmallUploadBuffer(t *testing.T) {
+	srv := s3test.Fake(t)
+	bucket := srv.NewBucket(t)
+	data := randBytes(200 << 10)
+	// Warm up the SDK and the server with another Service, so that only the
+	// measured upload's own allocations count and its buffer pool is empty.
+	newEnv(t, srv, bucket, false, storage.Settings{PartSize: 64 * mib}).upload(t, "/warm-up.jpg", data)
+	e := newEnv(t, srv, bucket, false, storage.Settings{PartSize: 64 * mib})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	e.upload(t, "/cam.jpg", data)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8*mib {
+		t.Errorf("uploading 200 KiB allocated %d MiB", alloc/mib)
+	}
+	if got, _ := e.object("cam.jpg"); !bytes.Equal(got, data) {
+		t.Errorf("stored object differs")
 	}
 }

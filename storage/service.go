@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -114,12 +113,11 @@ func (s Settings) withDefaults() (Settings, error) {
 	return s, nil
 }
 
-// Service is shared by every session: the S3 client, the settings and a pool
-// of part buffers reused across uploads. It is safe for concurrent use.
+// Service is shared by every session: the S3 client and the settings. It is
+// safe for concurrent use.
 type Service struct {
-	api  API
-	set  Settings
-	bufs sync.Pool // *[]byte of PartSize
+	api API
+	set Settings
 
 	// copyLimit is the largest object copied with one CopyObject, and
 	// copyPartSize the part size of bigger copies (fields so tests can
@@ -138,10 +136,6 @@ func NewService(api API, s Settings) (*Service, error) {
 		return nil, fmt.Errorf("storage settings: %w", err)
 	}
 	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize}
-	svc.bufs.New = func() any {
-		b := make([]byte, svc.set.PartSize)
-		return &b
-	}
 	return svc, nil
 }
 
@@ -158,9 +152,3 @@ func (s *Service) NewFs(ctx context.Context, bucket, prefix string, log *slog.Lo
 	}
 	return &Fs{svc: s, ctx: ctx, bucket: bucket, jail: newJail(prefix), log: log}
 }
-
-// getBuf returns a part buffer from the pool.
-func (s *Service) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
-
-// putBuf returns a part buffer to the pool.
-func (s *Service) putBuf(b *[]byte) { s.bufs.Put(b) }

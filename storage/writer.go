@@ -19,9 +19,11 @@ import (
 // writer streams an upload into S3. Data fills a part buffer; a file that fits
 // in one buffer is sent as a single PutObject at Close, a larger one becomes a
 // multipart upload whose parts are sent by up to Settings.Concurrency
-// goroutines while the next buffer fills. Nothing is visible in S3 until
-// Close succeeds; after TransferError, a failed part or a cancelled session,
-// Close aborts the multipart upload and returns the error.
+// goroutines while the next buffer fills. The first buffer starts small and
+// doubles as data comes (up to 1 MiB), so a 200 KB camera picture takes
+// 256 KiB, not a whole part. Nothing is visible in S3 until Close succeeds; after
+// TransferError, a failed part or a cancelled session, Close aborts the
+// multipart upload and returns the error.
 type writer struct {
 	handle
 	fs     *Fs
@@ -29,9 +31,9 @@ type writer struct {
 	ctx    context.Context // the upload's context, cancelled on failure
 	cancel context.CancelFunc
 
-	buf  *[]byte // part being filled, nil until the first write
-	n    int     // bytes in buf
-	size int64   // bytes written so far
+	buf  *[]byte      // part being filled (its length is the data in it); nil until the first write
+	free chan *[]byte // part buffers back from uploaded parts, for reuse
+	size int64        // bytes written so far
 	mp   *multipart
 	next int32 // number of the next part
 	sem  chan struct{}
@@ -60,6 +62,7 @@ func (f *Fs) newWriter(name string) (*writer, error) {
 		cancel: cancel,
 		next:   1,
 		sem:    make(chan struct{}, f.svc.set.Concurrency),
+		free:   make(chan *[]byte, f.svc.set.Concurrency+1),
 	}, nil
 }
 
@@ -74,24 +77,60 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for len(p) > 0 {
-		if w.buf == nil {
-			w.buf = w.fs.svc.getBuf()
-			w.n = 0
-		} else if w.n == len(*w.buf) {
-			// Flush a full part only once more data comes, so that a file of
+		switch {
+		case w.buf != nil && int64(len(*w.buf)) == w.fs.svc.set.PartSize:
+			// Send a full part only once more data comes, so that a file of
 			// exactly one part is still a single PutObject.
 			if err := w.sendPart(); err != nil {
 				return written, w.pathErr(err)
 			}
 			continue
+		case w.buf == nil || len(*w.buf) == cap(*w.buf):
+			w.grow()
 		}
-		c := copy((*w.buf)[w.n:], p)
-		w.n += c
+		b := *w.buf
+		c := copy(b[len(b):cap(b)], p)
+		*w.buf = b[:len(b)+c]
 		w.size += int64(c)
 		written += c
 		p = p[c:]
 	}
 	return written, nil
+}
+
+// The first part buffer starts at firstBufSize and doubles up to
+// maxGrownBufSize; a file bigger than that gets a whole pooled part buffer.
+// Small files stay small, and a big one throws away at most 2 MiB of grown
+// buffers.
+const (
+	firstBufSize    = 64 << 10
+	maxGrownBufSize = 1 << 20
+)
+
+// grow makes room in the part buffer: the first part's buffer doubles from
+// firstBufSize to maxGrownBufSize; beyond, it is a buffer of capacity
+// PartSize, reused from an uploaded part when one is back. With at most
+// Settings.Concurrency parts in flight and one filling, an upload never
+// holds more than Concurrency+1 of them.
+func (w *writer) grow() {
+	var old []byte
+	if w.buf != nil {
+		old = *w.buf
+	}
+	if size := max(2*int64(cap(old)), firstBufSize); size <= maxGrownBufSize && w.mp == nil {
+		nb := append(make([]byte, 0, size), old...)
+		w.buf = &nb
+		return
+	}
+	var full *[]byte
+	select {
+	case full = <-w.free:
+	default:
+		b := make([]byte, 0, w.fs.svc.set.PartSize)
+		full = &b
+	}
+	*full = append((*full)[:0], old...)
+	w.buf = full
 }
 
 // WriteAt returns ErrUnsupported: uploads are sequential streams.
@@ -164,15 +203,15 @@ func (w *writer) sendPart() error {
 	case <-w.ctx.Done():
 		return w.failure()
 	}
-	buf, n, num := w.buf, w.n, w.next
-	w.buf, w.n = nil, 0
+	buf, num := w.buf, w.next
+	w.buf = nil
 	w.next++
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.sem }()
-		defer w.fs.svc.putBuf(buf)
-		part, err := w.mp.uploadPart(w.ctx, num, (*buf)[:n])
+		defer func() { w.free <- buf }() // before the slot is released: never blocks
+		part, err := w.mp.uploadPart(w.ctx, num, *buf)
 		if err != nil {
 			w.fail(err)
 			return
@@ -197,10 +236,7 @@ func (w *writer) Close() error {
 	w.closed = true
 	defer w.cancel()
 	err := w.finish()
-	if w.buf != nil {
-		w.fs.svc.putBuf(w.buf)
-		w.buf = nil
-	}
+	w.buf = nil
 	if err != nil {
 		return w.pathErr(err)
 	}
@@ -215,11 +251,11 @@ func (w *writer) finish() error {
 	if w.mp == nil {
 		var body []byte
 		if w.buf != nil {
-			body = (*w.buf)[:w.n]
+			body = *w.buf
 		}
 		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body)
 	}
-	if w.n > 0 {
+	if w.buf != nil && len(*w.buf) > 0 {
 		if err := w.sendPart(); err != nil {
 			w.abort()
 			return err
