@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,32 +8,15 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/auth/sqlite"
-	"golang.org/x/crypto/bcrypt"
+	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent logins of a test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func openStore(t *testing.T) *sqlite.Store {
 	t.Helper()
@@ -108,7 +90,7 @@ func TestAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	a := newAuthenticator(t, store, auth.AuthenticatorConfig{
 		Static: []*auth.User{user(t, "demo", "pw-demo-7"), user(t, "alice", "pw-static-alice-8")},
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -284,7 +266,7 @@ func TestAuthenticateStoreErrors(t *testing.T) {
 			if err := base.CreateUser(t.Context(), user(t, "alice", "pw-alice-1")); err != nil {
 				t.Fatal(err)
 			}
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			a := newAuthenticator(t, tt.store(base), auth.AuthenticatorConfig{
 				Static: []*auth.User{user(t, "demo", "pw-demo-7")},
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)),

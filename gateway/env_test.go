@@ -27,6 +27,7 @@ import (
 	"github.com/s3ftp/s3ftp/gateway"
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
 const password = "correct horse battery staple"
@@ -51,7 +52,7 @@ type env struct {
 	api    *s3.Client // direct S3 client for checks
 	bucket string
 	addr   string
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	fault  *faultTransport
 }
 
@@ -82,7 +83,7 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	authn, err := auth.NewAuthenticator(store, auth.AuthenticatorConfig{Logger: log})
 	if err != nil {
@@ -307,24 +308,6 @@ func (c *raw) active(extended bool) func() net.Conn {
 		}
 		return conn
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (captured logs).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // faultTransport fails S3 requests matching a rule, to simulate S3 outages.

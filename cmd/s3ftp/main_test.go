@@ -7,30 +7,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
-
-// syncBuffer collects output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // runCmd runs the command line with stdin and returns stdout.
 func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
@@ -88,10 +71,10 @@ func TestUsersCommands(t *testing.T) {
 
 // startServe runs `s3ftp serve args...` until the test ends and returns the
 // FTP address it printed and its stdout.
-func startServe(t *testing.T, args ...string) (string, *syncBuffer) {
+func startServe(t *testing.T, args ...string) (string, *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &syncBuffer{}, &syncBuffer{}
+	out, logs := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", ""}, args...),

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
 // An interruption is a way for a client to abandon an upload half-way. It
@@ -103,7 +105,7 @@ func curlKilled(t *testing.T, g *gateway, name, _ string, started func()) string
 	pr, pw := io.Pipe()
 	defer pr.CloseWithError(errors.New("test over")) // stops the feeder on every path
 	cmd := exec.CommandContext(ctx, curl, "-sS", "-v", "--limit-rate", "4M", "-T", "-", g.URL(name))
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -135,7 +137,7 @@ func lftpKilled(t *testing.T, g *gateway, name, local string, started func()) st
 	defer cancel()
 	script := fmt.Sprintf("%s; set net:limit-rate 4000000; %s; put %q -o %s", lftpSettings, g.lftpOpen(), local, name)
 	cmd := exec.CommandContext(ctx, lftp, "-d", "-c", script)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -163,7 +165,7 @@ func lftpAborted(t *testing.T, g *gateway, name, local string, started func()) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

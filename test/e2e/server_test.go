@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
 // Backend kinds a gateway can store its files in.
@@ -139,7 +139,7 @@ func (g *gateway) start(t *testing.T, args []string) {
 		t.Fatal(err)
 	}
 	g.stderr = logFile.Name()
-	stdout := &syncBuffer{}
+	stdout := &syncbuf.Buffer{}
 	g.cmd = exec.Command(binary, args...)
 	g.cmd.Stdout, g.cmd.Stderr = stdout, logFile
 	g.cmd.Env = withoutS3ftpEnv(os.Environ())
@@ -275,26 +275,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// syncBuffer collects output written by another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // tail returns the last n lines of s.
