@@ -1,0 +1,191 @@
+package auth
+
+import (
+	"context"
+	"net/netip"
+)
+
+// UserPatch is a change to a user, as an administrator asks for it. A nil
+// field is left as it is; Password (hashed here) and PasswordHash (imported
+// as is) are mutually exclusive.
+type UserPatch struct {
+	Password        *string
+	PasswordHash    *string
+	Bucket          *string
+	Prefix          *string
+	Permissions     *Permissions
+	AllowedNetworks *[]netip.Prefix
+	RequireTLS      *bool
+	Disabled        *bool
+	Description     *string
+}
+
+// apply writes the fields set in p into u, hashing a password.
+func (p UserPatch) apply(u *User) error {
+	if p.Password != nil && p.PasswordHash != nil {
+		return &FieldError{Field: "password", Message: "give either password or password_hash, not both"}
+	}
+	if p.Password != nil {
+		hash, err := HashPassword(*p.Password)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+	}
+	if p.PasswordHash != nil {
+		if !IsHash(*p.PasswordHash) {
+			return &FieldError{Field: "password_hash", Message: "not an argon2id or bcrypt hash (or its parameters are out of bounds)"}
+		}
+		u.PasswordHash = *p.PasswordHash
+	}
+	set(&u.Bucket, p.Bucket)
+	set(&u.Prefix, p.Prefix)
+	set(&u.Permissions, p.Permissions)
+	if p.AllowedNetworks != nil {
+		u.AllowedNetworks = append([]netip.Prefix(nil), (*p.AllowedNetworks)...)
+	}
+	set(&u.RequireTLS, p.RequireTLS)
+	set(&u.Disabled, p.Disabled)
+	set(&u.Description, p.Description)
+	return nil
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// Manager carries out administrative changes to users on a Store: it
+// normalizes and validates them and hashes passwords, so that the HTTP API and
+// the command line apply the same rules. Users it returns never carry their
+// password hash.
+type Manager struct {
+	store Store
+}
+
+// NewManager returns a Manager of the users in store.
+func NewManager(store Store) *Manager { return &Manager{store: store} }
+
+// Get returns the user called name, or an error wrapping ErrNotFound (or
+// ErrInvalid for a malformed name).
+func (m *Manager) Get(ctx context.Context, name string) (*User, error) {
+	n, err := NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
+	u, err := m.store.GetUser(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return redact(u), nil
+}
+
+// List returns up to limit users after the name after, in name order.
+func (m *Manager) List(ctx context.Context, after string, limit int) ([]*User, error) {
+	users, err := m.store.ListUsers(ctx, after, limit)
+	for i, u := range users {
+		users[i] = redact(u)
+	}
+	return users, err
+}
+
+// Create adds a user called name with the fields of p, which must give a
+// bucket and a password (or hash); permissions default to none. It returns
+// an error wrapping ErrInvalid (a *FieldError) or ErrExists.
+func (m *Manager) Create(ctx context.Context, name string, p UserPatch) (*User, error) {
+	if p.Password == nil && p.PasswordHash == nil {
+		return nil, &FieldError{Field: "password", Message: "a password or password_hash is required"}
+	}
+	u := &User{Name: name}
+	if err := p.apply(u); err != nil {
+		return nil, err
+	}
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return redact(u), nil
+}
+
+// Update changes the fields of p in the user called name (a nil field keeps
+// its value). It returns an error wrapping ErrNotFound or ErrInvalid.
+//
+// Two concurrent updates of the same user may interleave: the last one to
+// write wins for every field.
+func (m *Manager) Update(ctx context.Context, name string, p UserPatch) (*User, error) {
+	n, err := NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
+	u, err := m.store.GetUser(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.apply(u); err != nil {
+		return nil, err
+	}
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.store.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return redact(u), nil
+}
+
+// Replace sets every field of the user called name from p, as PUT does:
+// fields p leaves nil take their zero value, except the password, which is
+// kept unless p gives one.
+func (m *Manager) Replace(ctx context.Context, name string, p UserPatch) (*User, error) {
+	full := UserPatch{
+		Password: p.Password, PasswordHash: p.PasswordHash,
+		Bucket: orZero(p.Bucket), Prefix: orZero(p.Prefix), Permissions: orZero(p.Permissions),
+		AllowedNetworks: orZero(p.AllowedNetworks), RequireTLS: orZero(p.RequireTLS),
+		Disabled: orZero(p.Disabled), Description: orZero(p.Description),
+	}
+	return m.Update(ctx, name, full)
+}
+
+func orZero[T any](v *T) *T {
+	if v == nil {
+		return new(T)
+	}
+	return v
+}
+
+// SetPassword replaces the password of the user called name with password
+// (hashed) or hash (imported), exactly one of which must be non-empty.
+func (m *Manager) SetPassword(ctx context.Context, name, password, hash string) error {
+	var p UserPatch
+	switch {
+	case password != "" && hash == "":
+		p.Password = &password
+	case hash != "" && password == "":
+		p.PasswordHash = &hash
+	default:
+		return &FieldError{Field: "password", Message: "give either password or password_hash"}
+	}
+	_, err := m.Update(ctx, name, p)
+	return err
+}
+
+// Delete removes the user called name, or returns an error wrapping
+// ErrNotFound. Their files stay in S3.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	n, err := NormalizeName(name)
+	if err != nil {
+		return err
+	}
+	return m.store.DeleteUser(ctx, n)
+}
+
+// redact returns u without its password hash.
+func redact(u *User) *User {
+	c := *u
+	c.PasswordHash = ""
+	c.AllowedNetworks = append([]netip.Prefix(nil), u.AllowedNetworks...)
+	return &c
+}
