@@ -25,6 +25,9 @@ type AuthenticatorConfig struct {
 	MaxConcurrentHashes int
 	// Logger receives one line per failed login. Default: discard.
 	Logger *slog.Logger
+	// Throttle, when not nil, bans client addresses and user names with too
+	// many failed logins (see Throttle).
+	Throttle *Throttle
 }
 
 // withDefaults returns c with every unset field set to its default.
@@ -40,11 +43,12 @@ func (c AuthenticatorConfig) withDefaults() AuthenticatorConfig {
 
 // Authenticator checks logins against a Store. It is safe for concurrent use.
 type Authenticator struct {
-	store  Store
-	static map[string]*User
-	hashes chan struct{} // semaphore: one token per password verification in progress
-	dummy  string        // argon2id hash verified for unknown users, so they cost the same
-	log    *slog.Logger
+	store    Store
+	static   map[string]*User
+	hashes   chan struct{} // semaphore: one token per password verification in progress
+	dummy    string        // argon2id hash verified for unknown users, so they cost the same
+	log      *slog.Logger
+	throttle *Throttle // nil: no throttling
 }
 
 // NewAuthenticator returns an Authenticator that looks users up in store,
@@ -76,11 +80,12 @@ func NewAuthenticator(store Store, cfg AuthenticatorConfig) (*Authenticator, err
 		return nil, fmt.Errorf("auth: dummy hash: %w", err)
 	}
 	return &Authenticator{
-		store:  store,
-		static: static,
-		hashes: make(chan struct{}, cfg.MaxConcurrentHashes),
-		dummy:  dummy,
-		log:    cfg.Logger,
+		store:    store,
+		static:   static,
+		hashes:   make(chan struct{}, cfg.MaxConcurrentHashes),
+		dummy:    dummy,
+		log:      cfg.Logger,
+		throttle: cfg.Throttle,
 	}, nil
 }
 
@@ -92,7 +97,22 @@ const (
 	reasonBadHash     = "unusable password hash"
 	reasonDisabled    = "user disabled"
 	reasonNetwork     = "client network not allowed"
+	reasonThrottled   = "too many failed logins"
 )
+
+// ErrThrottled is returned (it wraps ErrDenied) for a login refused because
+// the client address or the user name has too many recent failures.
+var ErrThrottled = fmt.Errorf("too many failed logins: %w", ErrDenied)
+
+// AddrBanned reports whether logins from addr are refused for now because of
+// too many failures, so that a server can turn the client away on connection.
+func (a *Authenticator) AddrBanned(addr netip.Addr) bool {
+	if a.throttle == nil {
+		return false
+	}
+	_, banned := a.throttle.AddrBanned(addr)
+	return banned
+}
 
 // Authenticate checks a login by name and password from a client at addr and
 // returns the user, with PasswordHash cleared. The name is case insensitive.
@@ -110,6 +130,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, name, password string,
 	norm, err := NormalizeName(name)
 	if err != nil {
 		return nil, a.deny(ctx, name, addr, reasonInvalidName, nil)
+	}
+	if a.throttle != nil {
+		_, addrBanned := a.throttle.AddrBanned(addr)
+		_, nameBanned := a.throttle.NameBanned(norm)
+		if addrBanned || nameBanned {
+			a.log.LogAttrs(ctx, slog.LevelInfo, "login failed",
+				slog.String("user", norm), slog.String("client", addr.String()), slog.String("reason", reasonThrottled))
+			return nil, ErrThrottled
+		}
 	}
 	u, err := a.lookup(ctx, norm)
 	if err != nil {
@@ -137,6 +166,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, name, password string,
 		return nil, a.deny(ctx, norm, addr, reasonDisabled, nil)
 	case !u.AllowsAddr(addr):
 		return nil, a.deny(ctx, norm, addr, reasonNetwork, nil)
+	}
+	if a.throttle != nil {
+		a.throttle.Succeeded(norm)
 	}
 	u.PasswordHash = ""
 	return u, nil
@@ -173,6 +205,17 @@ func (a *Authenticator) deny(ctx context.Context, name string, addr netip.Addr, 
 		attrs = append(attrs, slog.String("error", cause.Error()))
 	}
 	a.log.LogAttrs(ctx, level, "login failed", attrs...)
+	if a.throttle != nil {
+		addrBanned, nameBanned := a.throttle.Failed(addr, name)
+		if addrBanned {
+			until, _ := a.throttle.AddrBanned(addr)
+			a.log.LogAttrs(ctx, slog.LevelWarn, "login throttled: client banned", slog.String("client", addr.String()), slog.Time("until", until))
+		}
+		if nameBanned {
+			until, _ := a.throttle.NameBanned(name)
+			a.log.LogAttrs(ctx, slog.LevelWarn, "login throttled: user name banned", slog.String("user", name), slog.Time("until", until))
+		}
+	}
 	return ErrDenied
 }
 

@@ -346,3 +346,46 @@ func TestNewAuthenticatorErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthenticateThrottle: too many failures ban the client and the name,
+// even for the right password, and the ban is logged.
+func TestAuthenticateThrottle(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := openStore(t)
+	if err := store.CreateUser(ctx, user(t, "cam01", "right password")); err != nil {
+		t.Fatal(err)
+	}
+	th, err := auth.NewThrottle(auth.ThrottleConfig{MaxFailures: 3, Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	a, err := auth.NewAuthenticator(store, auth.AuthenticatorConfig{Throttle: th, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guesser, other := netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("203.0.113.6")
+	for range 3 {
+		if _, err := a.Authenticate(ctx, "cam01", "guess", guesser); !errors.Is(err, auth.ErrDenied) || errors.Is(err, auth.ErrThrottled) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if !a.AddrBanned(guesser) || a.AddrBanned(other) {
+		t.Errorf("AddrBanned = %v for the guesser, %v for another client", a.AddrBanned(guesser), a.AddrBanned(other))
+	}
+	if _, err := a.Authenticate(ctx, "cam01", "right password", guesser); !errors.Is(err, auth.ErrThrottled) || !errors.Is(err, auth.ErrDenied) {
+		t.Errorf("right password from a banned client: %v, want ErrThrottled", err)
+	}
+	if _, err := a.Authenticate(ctx, "cam01", "right password", other); !errors.Is(err, auth.ErrThrottled) {
+		t.Errorf("right password for a banned name: %v, want ErrThrottled", err)
+	}
+	for _, want := range []string{`"msg":"login throttled: client banned"`, `"msg":"login throttled: user name banned"`, `"reason":"too many failed logins"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %s:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "right password") || strings.Contains(logs.String(), "guess") {
+		t.Errorf("a password reached the logs")
+	}
+}

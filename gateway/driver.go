@@ -139,12 +139,7 @@ func (d *driver) GetTLSConfig() (*tls.Config, error) {
 }
 
 // remoteIP returns the client's address, or the zero Addr.
-func remoteIP(cc ftpserver.ClientContext) netip.Addr {
-	if ap, err := netip.ParseAddrPort(cc.RemoteAddr().String()); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
-}
+func remoteIP(cc ftpserver.ClientContext) netip.Addr { return addrOf(cc.RemoteAddr()) }
 
 func newSessionID() string {
 	b := make([]byte, 6)

@@ -59,6 +59,7 @@ type env struct {
 type envOptions struct {
 	settings gateway.Settings
 	storage  storage.Settings
+	throttle *auth.ThrottleConfig // nil: no throttling
 }
 
 func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
@@ -85,7 +86,13 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 	}
 	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	authn, err := auth.NewAuthenticator(store, auth.AuthenticatorConfig{Logger: log})
+	authCfg := auth.AuthenticatorConfig{Logger: log}
+	if opts.throttle != nil {
+		if authCfg.Throttle, err = auth.NewThrottle(*opts.throttle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	authn, err := auth.NewAuthenticator(store, authCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,19 @@ func (s *Server) Listen() error {
 			return err
 		}
 	}
+	l := s.settings.Listener
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", s.settings.ListenAddr); err != nil {
+			return fmt.Errorf("ftp listen: %w", err)
+		}
+	}
+	if banner, ok := s.authn.(AddrBanner); ok {
+		l = &guardListener{Listener: l, banner: banner, log: s.log}
+	}
+	s.settings.Listener = l
 	if err := s.ftp.Listen(); err != nil {
+		_ = l.Close()
 		return fmt.Errorf("ftp listen: %w", err)
 	}
 	return nil

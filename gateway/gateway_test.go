@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/gateway"
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
@@ -237,6 +239,35 @@ func TestLogin(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "login failed") {
 		t.Errorf("no log line for the failed logins")
 	}
+}
+
+// TestLoginThrottle: after too many failed logins a client is turned away
+// with 421 on connection, and the ban is logged.
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{throttle: &auth.ThrottleConfig{MaxFailures: 3, Window: time.Hour}})
+	for range 3 {
+		c := rawDial(t, e.addr, "127.0.0.1")
+		c.cmd(331, "USER alice")
+		c.cmd(530, "PASS guess")
+	}
+	conn, err := net.Dial("tcp", e.addr)
+	must(t, "dial", err)
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	if !strings.HasPrefix(line, "421 ") {
+		t.Errorf("banned client greeted with %q, want 421", line)
+	}
+	for _, want := range []string{"login throttled: client banned", "connection refused: too many failed logins"} {
+		if !strings.Contains(e.logs.String(), want) {
+			t.Errorf("logs lack %q", want)
+		}
+	}
+	// Another address (127.0.0.2) is not banned, but the name is.
+	c := rawDial(t, e.addr, "127.0.0.2")
+	c.cmd(331, "USER alice")
+	c.cmd(530, "PASS %s", password)
 }
 
 // TestIsolation: alice2 cannot reach alice's files by any command.
