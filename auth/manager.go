@@ -2,7 +2,10 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"runtime"
+	"strings"
 )
 
 // UserPatch is a change to a user, as an administrator asks for it. A nil
@@ -20,17 +23,12 @@ type UserPatch struct {
 	Description     *string
 }
 
-// apply writes the fields set in p into u, hashing a password.
-func (p UserPatch) apply(u *User) error {
+// apply writes the fields set in p into u, then checks u, hashing a new
+// password last so that a change refused for another reason costs no hash.
+// hashes bounds how many passwords are hashed at once.
+func (p UserPatch) apply(ctx context.Context, u *User, hashes chan struct{}) error {
 	if p.Password != nil && p.PasswordHash != nil {
 		return &FieldError{Field: "password", Message: "give either password or password_hash, not both"}
-	}
-	if p.Password != nil {
-		hash, err := HashPassword(*p.Password)
-		if err != nil {
-			return err
-		}
-		u.PasswordHash = hash
 	}
 	if p.PasswordHash != nil {
 		if !IsHash(*p.PasswordHash) {
@@ -47,7 +45,26 @@ func (p UserPatch) apply(u *User) error {
 	set(&u.RequireTLS, p.RequireTLS)
 	set(&u.Disabled, p.Disabled)
 	set(&u.Description, p.Description)
-	return nil
+	if err := u.validateProfile(); err != nil {
+		return err
+	}
+	if p.Password != nil {
+		if err := checkPasswordLen(*p.Password); err != nil {
+			return err
+		}
+		select {
+		case hashes <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		hash, err := HashPassword(*p.Password)
+		<-hashes
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+	}
+	return u.Validate()
 }
 
 func set[T any](dst *T, v *T) {
@@ -61,11 +78,15 @@ func set[T any](dst *T, v *T) {
 // the command line apply the same rules. Users it returns never carry their
 // password hash.
 type Manager struct {
-	store Store
+	store  Store
+	hashes chan struct{} // semaphore: passwords being hashed
 }
 
-// NewManager returns a Manager of the users in store.
-func NewManager(store Store) *Manager { return &Manager{store: store} }
+// NewManager returns a Manager of the users in store. It hashes at most
+// runtime.NumCPU() passwords at once.
+func NewManager(store Store) *Manager {
+	return &Manager{store: store, hashes: make(chan struct{}, runtime.NumCPU())}
+}
 
 // Get returns the user called name, or an error wrapping ErrNotFound (or
 // ErrInvalid for a malformed name).
@@ -81,9 +102,10 @@ func (m *Manager) Get(ctx context.Context, name string) (*User, error) {
 	return redact(u), nil
 }
 
-// List returns up to limit users after the name after, in name order.
+// List returns up to limit users after the name after (compared case
+// insensitively, as names are), in name order.
 func (m *Manager) List(ctx context.Context, after string, limit int) ([]*User, error) {
-	users, err := m.store.ListUsers(ctx, after, limit)
+	users, err := m.store.ListUsers(ctx, strings.ToLower(after), limit)
 	for i, u := range users {
 		users[i] = redact(u)
 	}
@@ -98,10 +120,12 @@ func (m *Manager) Create(ctx context.Context, name string, p UserPatch) (*User, 
 		return nil, &FieldError{Field: "password", Message: "a password or password_hash is required"}
 	}
 	u := &User{Name: name}
-	if err := p.apply(u); err != nil {
-		return nil, err
+	if n, err := NormalizeName(name); err == nil {
+		if _, err := m.store.GetUser(ctx, n); err == nil {
+			return nil, fmt.Errorf("user %q: %w", n, ErrExists) // before spending a hash on it
+		}
 	}
-	if err := u.Validate(); err != nil {
+	if err := p.apply(ctx, u, m.hashes); err != nil {
 		return nil, err
 	}
 	if err := m.store.CreateUser(ctx, u); err != nil {
@@ -124,10 +148,7 @@ func (m *Manager) Update(ctx context.Context, name string, p UserPatch) (*User, 
 	if err != nil {
 		return nil, err
 	}
-	if err := p.apply(u); err != nil {
-		return nil, err
-	}
-	if err := u.Validate(); err != nil {
+	if err := p.apply(ctx, u, m.hashes); err != nil {
 		return nil, err
 	}
 	if err := m.store.UpdateUser(ctx, u); err != nil {

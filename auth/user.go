@@ -60,6 +60,21 @@ type User struct {
 // Validate normalizes the name and prefix of u in place and checks every field.
 // It returns a *FieldError (wrapping ErrInvalid) naming the first bad field.
 func (u *User) Validate() error {
+	if err := u.validateProfile(); err != nil {
+		return err
+	}
+	if u.PasswordHash == "" {
+		return &FieldError{Field: "password", Message: "a password or password hash is required"}
+	}
+	if !IsHash(u.PasswordHash) {
+		return &FieldError{Field: "password_hash", Message: "not an argon2id or bcrypt hash"}
+	}
+	return nil
+}
+
+// validateProfile is Validate without the password hash: what can be checked
+// before a password is hashed.
+func (u *User) validateProfile() error {
 	name, err := NormalizeName(u.Name)
 	if err != nil {
 		return err
@@ -73,12 +88,6 @@ func (u *User) Validate() error {
 		return err
 	}
 	u.Prefix = prefix
-	if u.PasswordHash == "" {
-		return &FieldError{Field: "password", Message: "a password or password hash is required"}
-	}
-	if !IsHash(u.PasswordHash) {
-		return &FieldError{Field: "password_hash", Message: "not an argon2id or bcrypt hash"}
-	}
 	if u.Permissions&^AllPermissions != 0 {
 		return &FieldError{Field: "permissions", Message: "unknown permission bits"}
 	}
@@ -88,8 +97,8 @@ func (u *User) Validate() error {
 		}
 		u.AllowedNetworks[i] = normalizeNetwork(n)
 	}
-	if len(u.Description) > 1024 || !utf8.ValidString(u.Description) {
-		return &FieldError{Field: "description", Message: "must be valid UTF-8 of at most 1024 bytes"}
+	if len(u.Description) > 1024 || !utf8.ValidString(u.Description) || strings.ContainsRune(u.Description, 0) {
+		return &FieldError{Field: "description", Message: "must be valid UTF-8 of at most 1024 bytes, without NUL"}
 	}
 	return nil
 }
