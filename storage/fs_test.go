@@ -520,3 +520,21 @@ func TestSmallUploadBuffer(t *testing.T) {
 		t.Errorf("stored object differs")
 	}
 }
+
+func TestPing(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Fake(t)
+	svc, err := storage.NewService(srv.Client(false, nil), storage.Settings{})
+	must(t, "service", err)
+	must(t, "ping", svc.Ping(t.Context()))
+	wrong := *srv
+	wrong.SecretKey = "not-the-secret"
+	svc, err = storage.NewService(wrong.Client(false, nil), storage.Settings{})
+	must(t, "service", err)
+	wantErr(t, "ping with a wrong secret", svc.Ping(t.Context()), storage.ErrBackend)
+	gone := *srv
+	gone.Endpoint = "http://127.0.0.1:1"
+	svc, err = storage.NewService(gone.Client(false, nil), storage.Settings{})
+	must(t, "service", err)
+	wantErr(t, "ping of a closed port", svc.Ping(t.Context()), storage.ErrBackend)
+}

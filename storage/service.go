@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 )
 
 // API is the part of the S3 client the storage package uses. *s3.Client
@@ -32,6 +34,7 @@ type API interface {
 	UploadPartCopy(ctx context.Context, in *s3.UploadPartCopyInput, opts ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error)
 	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	ListBuckets(ctx context.Context, in *s3.ListBucketsInput, opts ...func(*s3.Options)) (*s3.ListBucketsOutput, error)
 }
 
 var _ API = (*s3.Client)(nil)
@@ -151,4 +154,20 @@ func (s *Service) NewFs(ctx context.Context, bucket, prefix string, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Fs{svc: s, ctx: ctx, bucket: bucket, jail: newJail(prefix), log: log}
+}
+
+// Ping checks that S3 answers with these credentials, for readiness probes.
+// A ListBuckets refused with AccessDenied still proves S3 is reachable and
+// the credentials are valid (a policy may allow only object operations); any
+// other failure (network, invalid credentials) is returned wrapping
+// ErrBackend.
+func (s *Service) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.set.RequestTimeout)
+	defer cancel()
+	_, err := s.api.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1)})
+	var apiErr smithy.APIError
+	if err == nil || (errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied") {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrBackend, err)
 }

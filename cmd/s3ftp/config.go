@@ -43,6 +43,15 @@ type Config struct {
 	S3Timeout     time.Duration `key:"s3-timeout" help:"timeout of each S3 metadata request"`
 	RenameLimit   int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
 
+	DBURL              string        `key:"db-url" secret:"true" help:"PostgreSQL URL of a user store shared by several gateways (postgres://...); empty: SQLite in data-dir/users.db"`
+	LoginMaxFailures   int           `key:"login-max-failures" help:"failed logins from one client address, or for one user name, within login-failure-window before they are refused (0: no limit)"`
+	LoginFailureWindow time.Duration `key:"login-failure-window" help:"window in which failed logins are counted"`
+
+	APIListen          string   `key:"api-listen" help:"address of the admin HTTP API and health checks; empty disables them"`
+	APIToken           string   `key:"api-token" secret:"true" help:"admin API bearer token in clear, for scripts (generated and printed when no token is configured and the API is on loopback)"`
+	APITokenHashes     []string `key:"api-token-hashes" help:"admin API tokens, as sha256:HEX hashes (s3ftp api hash-token)"`
+	APIReadTokenHashes []string `key:"api-read-token-hashes" help:"read-only admin API tokens, as sha256:HEX hashes"`
+
 	DemoUser     string `key:"demo-user" help:"name of the demo user created when no config file is given and the user store is empty"`
 	DemoPassword string `key:"demo-password" secret:"true" help:"password of the demo user (default: generated and printed)"`
 
@@ -54,20 +63,23 @@ type Config struct {
 // in use, which changes the listen address.
 func defaultConfig(withFile bool) Config {
 	c := Config{
-		FTPListen:        "127.0.0.1:2121",
-		PassivePorts:     "30000-30099",
-		IdleTimeout:      15 * time.Minute,
-		Banner:           "s3ftp ready",
-		DataDir:          "./data",
-		EmbeddedS3Listen: "127.0.0.1:0",
-		S3Checksum:       "auto",
-		S3PartSize:       8 << 20,
-		S3Concurrency:    2,
-		S3Timeout:        30 * time.Second,
-		RenameLimit:      1000,
-		DemoUser:         "demo",
-		LogLevel:         "info",
-		LogFormat:        "auto",
+		FTPListen:          "127.0.0.1:2121",
+		PassivePorts:       "30000-30099",
+		IdleTimeout:        15 * time.Minute,
+		Banner:             "s3ftp ready",
+		DataDir:            "./data",
+		EmbeddedS3Listen:   "127.0.0.1:0",
+		S3Checksum:         "auto",
+		S3PartSize:         8 << 20,
+		S3Concurrency:      2,
+		S3Timeout:          30 * time.Second,
+		RenameLimit:        1000,
+		LoginMaxFailures:   10,
+		LoginFailureWindow: 15 * time.Minute,
+		APIListen:          "127.0.0.1:8080",
+		DemoUser:           "demo",
+		LogLevel:           "info",
+		LogFormat:          "auto",
 	}
 	if withFile {
 		c.FTPListen = "0.0.0.0:2121"
@@ -128,18 +140,35 @@ func (f field) set(raw string) error {
 		*p = d
 	case *byteSize:
 		return p.Set(raw)
+	case *[]string:
+		*p = splitList(raw)
 	default:
 		panic(fmt.Sprintf("config: key %s has an unsupported type %T", f.key, p))
 	}
 	return nil
 }
 
-// String formats the field's value, masking secrets.
+// String formats the field's value, masking secrets; lists are joined
+// with commas.
 func (f field) String() string {
 	if f.secret && !f.v.IsZero() {
 		return "********"
 	}
+	if list, ok := f.v.Interface().([]string); ok {
+		return strings.Join(list, ",")
+	}
 	return fmt.Sprint(f.v.Interface())
+}
+
+// splitList splits a comma separated list, dropping blanks.
+func splitList(raw string) []string {
+	var out []string
+	for _, item := range strings.Split(raw, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // flagValue lets a FlagSet record the raw strings given on the command line,
@@ -225,13 +254,24 @@ func readFile(path string) (map[string]string, error) {
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
-		if v.Kind != yaml.ScalarNode {
-			return nil, fmt.Errorf("config file %s: line %d: key %s: want a single value", path, v.Line, k.Value)
-		}
 		if _, dup := values[k.Value]; dup {
 			return nil, fmt.Errorf("config file %s: line %d: key %s given twice", path, k.Line, k.Value)
 		}
-		values[k.Value] = v.Value
+		switch v.Kind {
+		case yaml.ScalarNode:
+			values[k.Value] = v.Value
+		case yaml.SequenceNode: // a list: the same as its items joined with commas
+			items := make([]string, len(v.Content))
+			for j, item := range v.Content {
+				if item.Kind != yaml.ScalarNode || strings.Contains(item.Value, ",") {
+					return nil, fmt.Errorf("config file %s: line %d: key %s: list items must be single values without commas", path, item.Line, k.Value)
+				}
+				items[j] = item.Value
+			}
+			values[k.Value] = strings.Join(items, ",")
+		default:
+			return nil, fmt.Errorf("config file %s: line %d: key %s: want a value or a list of values", path, v.Line, k.Value)
+		}
 	}
 	return values, nil
 }

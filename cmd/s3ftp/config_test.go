@@ -85,7 +85,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown file key", "ftp-lisen: x\n", nil, nil, `unknown key "ftp-lisen"`},
 		{"bad yaml", "ftp-listen: [\n", nil, nil, "config file"},
-		{"nested value", "s3-endpoint:\n  url: x\n", nil, nil, "key s3-endpoint: want a single value"},
+		{"nested value", "s3-endpoint:\n  url: x\n", nil, nil, "key s3-endpoint: want a value or a list of values"},
+		{"list of maps", "api-token-hashes:\n  - a: b\n", nil, nil, "list items must be single values"},
 		{"duplicate key", "banner: a\nbanner: b\n", nil, nil, "banner"},
 		{"bad duration in file", "idle-timeout: soon\n", nil, nil, "key idle-timeout"},
 		{"bad int in env", "", nil, map[string]string{"S3FTP_S3_CONCURRENCY": "many"}, "S3FTP_S3_CONCURRENCY"},

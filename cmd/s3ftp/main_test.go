@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/s3ftp/s3ftp/auth/api"
 	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
@@ -77,13 +79,18 @@ func startServe(t *testing.T, args ...string) (string, *syncbuf.Buffer) {
 	out, logs := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", ""}, args...),
+		done <- run(ctx, append([]string{"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", "", "--api-listen", "127.0.0.1:0"}, args...),
 			env{stdin: strings.NewReader(""), stdout: out, stderr: logs, getenv: mapEnv(nil)})
 	}()
+	var exited error
+	running := true
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		if running {
+			exited = <-done
+		}
+		if exited != nil {
+			t.Errorf("serve: %v", exited)
 		}
 		if strings.Contains(logs.String(), `"level":"ERROR"`) {
 			t.Errorf("errors logged:\n%s", logs)
@@ -96,8 +103,9 @@ func startServe(t *testing.T, args ...string) (string, *syncbuf.Buffer) {
 			return m[1], out
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("serve exited: %v\n%s", err, logs)
+		case exited = <-done:
+			running = false
+			t.Fatalf("serve exited: %v\n%s", exited, logs)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -182,5 +190,90 @@ func TestVersionAndUsage(t *testing.T) {
 		if _, err := runCmd(t, "", args...); err == nil {
 			t.Errorf("%v succeeded", args)
 		}
+	}
+}
+
+// TestUsersThroughAPI: the users commands drive a running gateway's admin
+// API (the token it generated), and changes apply at the next FTP login.
+func TestUsersThroughAPI(t *testing.T) {
+	t.Parallel()
+	ftpAddr, out := startServe(t, "--data-dir", t.TempDir(), "--demo-password", "demo-pass-123")
+	m := regexp.MustCompile(`admin API:\s+(http://\S+)/api/v1/ \(token (\S+) `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no admin API line in:\n%s", out)
+	}
+	apiURL, token := m[1], m[2]
+	remote := func(stdin string, args ...string) (string, error) {
+		t.Helper()
+		return runCmd(t, stdin, append(args, "--api", apiURL, "--token", token)...)
+	}
+	login := func(name, password string) error {
+		c, err := ftp.Dial(ftpAddr, ftp.DialWithTimeout(10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Quit()
+		return c.Login(name, password)
+	}
+	if out, err := remote("cam-pass-1\n", "users", "add", "cam07", "--bucket", "cams", "--permissions", "upload", "--password-stdin"); err != nil {
+		t.Fatalf("add: %v %s", err, out)
+	}
+	if err := login("cam07", "cam-pass-1"); err != nil {
+		t.Errorf("login after add: %v", err)
+	}
+	if out, err := remote("", "users", "show", "cam07"); err != nil || !strings.Contains(out, "prefix:") || !strings.Contains(out, "cam07/") {
+		t.Errorf("show = %q, %v", out, err)
+	}
+	if _, err := remote("cam-pass-2\n", "users", "set-password", "cam07", "--password-stdin"); err != nil {
+		t.Errorf("set-password: %v", err)
+	}
+	if err := login("cam07", "cam-pass-1"); err == nil {
+		t.Errorf("the old password still works")
+	}
+	if _, err := remote("", "users", "disable", "cam07"); err != nil {
+		t.Errorf("disable: %v", err)
+	}
+	if err := login("cam07", "cam-pass-2"); err == nil {
+		t.Errorf("a disabled user logged in")
+	}
+	if _, err := remote("", "users", "enable", "cam07"); err != nil {
+		t.Errorf("enable: %v", err)
+	}
+	if err := login("cam07", "cam-pass-2"); err != nil {
+		t.Errorf("login after enable: %v", err)
+	}
+	if out, err := remote("", "users", "list"); err != nil || !strings.Contains(out, "cam07") {
+		t.Errorf("list = %q, %v", out, err)
+	}
+	if _, err := remote("", "users", "delete", "cam07"); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+	if err := login("cam07", "cam-pass-2"); err == nil {
+		t.Errorf("a deleted user logged in")
+	}
+	if _, err := runCmd(t, "", "users", "list", "--api", apiURL, "--token", "wrong-token"); err == nil {
+		t.Errorf("a wrong token was accepted")
+	}
+	resp, err := http.Get(apiURL + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz = %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
+
+// TestAPIRefusesOpenAddressWithoutToken: the API is not served on a
+// non-loopback address unless a token is configured.
+func TestAPIRefusesOpenAddressWithoutToken(t *testing.T) {
+	t.Parallel()
+	e := env{stderr: &bytes.Buffer{}, getenv: mapEnv(nil)}
+	if _, err := parseConfig("serve", []string{"--api-listen", "0.0.0.0:8080"}, e); err == nil || !strings.Contains(err.Error(), "api-listen") {
+		t.Errorf("no token on 0.0.0.0: %v", err)
+	}
+	if _, err := parseConfig("serve", []string{"--api-listen", "0.0.0.0:8080", "--api-token-hashes", api.HashToken("s3cr3t")}, e); err != nil {
+		t.Errorf("with a token hash: %v", err)
+	}
+	if _, err := parseConfig("serve", []string{"--api-token-hashes", "md5:abc"}, e); err == nil || !strings.Contains(err.Error(), "api-token-hashes") {
+		t.Errorf("bad token hash: %v", err)
 	}
 }

@@ -14,9 +14,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/s3ftp/s3ftp/auth"
-	"github.com/s3ftp/s3ftp/auth/sqlite"
+	"github.com/s3ftp/s3ftp/auth/api"
 	"github.com/s3ftp/s3ftp/gateway"
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/embedded"
@@ -34,7 +35,8 @@ type loadedConfig struct {
 	file         string // the --config file, "" for none
 	passivePorts gateway.PortRange
 	checksums    storage.ChecksumMode
-	embedded     bool // use the embedded S3 store
+	embedded     bool        // use the embedded S3 store
+	apiTokens    []api.Token // from api-token-hashes, api-read-token-hashes and api-token
 }
 
 // parseConfig parses the flags of serve and config check and loads the
@@ -113,6 +115,39 @@ func (c *loadedConfig) validate() error {
 	if c.RenameLimit < 1 {
 		return bad("rename-limit", errors.New("must be at least 1"))
 	}
+	if c.DBURL != "" && !strings.HasPrefix(c.DBURL, "postgres://") && !strings.HasPrefix(c.DBURL, "postgresql://") {
+		return bad("db-url", errors.New("must be a postgres:// URL"))
+	}
+	if c.LoginMaxFailures < 0 {
+		return bad("login-max-failures", errors.New("must not be negative"))
+	}
+	if c.LoginMaxFailures > 0 && c.LoginFailureWindow < 1e9 {
+		return bad("login-failure-window", errors.New("must be at least 1s"))
+	}
+	for _, list := range []struct {
+		key      string
+		hashes   []string
+		readOnly bool
+	}{{"api-token-hashes", c.APITokenHashes, false}, {"api-read-token-hashes", c.APIReadTokenHashes, true}} {
+		for _, h := range list.hashes {
+			tok, err := api.ParseToken(h, list.readOnly)
+			if err != nil {
+				return bad(list.key, err)
+			}
+			c.apiTokens = append(c.apiTokens, tok)
+		}
+	}
+	if c.APIToken != "" {
+		c.apiTokens = append(c.apiTokens, api.PlainToken(c.APIToken, false))
+	}
+	if c.APIListen != "" {
+		if _, _, err := net.SplitHostPort(c.APIListen); err != nil {
+			return bad("api-listen", err)
+		}
+		if err := api.CheckListenAddr(c.APIListen, c.apiTokens); err != nil {
+			return bad("api-listen", fmt.Errorf("%w: set api-token-hashes (or api-token) to serve the API on a non-loopback address", err))
+		}
+	}
 	if _, err := auth.NormalizeName(c.DemoUser); err != nil {
 		return bad("demo-user", err)
 	}
@@ -181,7 +216,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
-	users, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "users.db"))
+	users, err := openStore(ctx, &c.Config)
 	if err != nil {
 		return fmt.Errorf("user store: %w", err)
 	}
@@ -202,9 +237,30 @@ func serve(ctx context.Context, args []string, e env) error {
 			static = append(static, demo)
 		}
 	}
-	authn, err := auth.NewAuthenticator(users, auth.AuthenticatorConfig{Static: static, Logger: log.With("component", "auth")})
+	authCfg := auth.AuthenticatorConfig{Static: static, Logger: log.With("component", "auth")}
+	if c.LoginMaxFailures > 0 {
+		authCfg.Throttle, err = auth.NewThrottle(auth.ThrottleConfig{MaxFailures: c.LoginMaxFailures, Window: c.LoginFailureWindow})
+		if err != nil {
+			return err
+		}
+	}
+	authn, err := auth.NewAuthenticator(users, authCfg)
 	if err != nil {
 		return err
+	}
+
+	var apiSrv *apiServer
+	if c.APIListen != "" {
+		apiSrv, err = startAPI(c, auth.NewManager(users), func(ctx context.Context) error {
+			if err := users.Ping(ctx); err != nil {
+				return fmt.Errorf("user store: %w", err)
+			}
+			return svc.Ping(ctx)
+		}, log.With("component", "api"))
+		if err != nil {
+			return err
+		}
+		defer apiSrv.shutdown()
 	}
 
 	gw, err := gateway.New(gateway.Config{
@@ -224,7 +280,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err := gw.Listen(); err != nil {
 		return err
 	}
-	printStartup(e.stdout, c, gw.Addr(), store, static, demoPassword)
+	printStartup(e.stdout, c, gw.Addr(), store, apiSrv, static, demoPassword)
 	log.Info("serving", "ftp", gw.Addr(), "passive_ports", c.passivePorts.String(), "version", versionString())
 	err = gw.Serve(ctx)
 	log.Info("stopped")
@@ -253,7 +309,7 @@ func demoUser(name, password string) (*auth.User, string, error) {
 }
 
 // printStartup tells the operator where everything is.
-func printStartup(w io.Writer, c *loadedConfig, ftpAddr string, store *embedded.Server, static []*auth.User, demoPassword string) {
+func printStartup(w io.Writer, c *loadedConfig, ftpAddr string, store *embedded.Server, apiSrv *apiServer, static []*auth.User, demoPassword string) {
 	fmt.Fprintf(w, "s3ftp %s\n", versionString())
 	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, c.passivePorts)
 	if store != nil {
@@ -266,8 +322,19 @@ func printStartup(w io.Writer, c *loadedConfig, ftpAddr string, store *embedded.
 		}
 		fmt.Fprintf(w, "  S3:         %s\n", endpoint)
 	}
-	db, _ := filepath.Abs(filepath.Join(c.DataDir, "users.db"))
-	fmt.Fprintf(w, "  users:      %s\n", db)
+	if c.DBURL != "" {
+		fmt.Fprintf(w, "  users:      PostgreSQL %s\n", redactURL(c.DBURL))
+	} else {
+		db, _ := filepath.Abs(filepath.Join(c.DataDir, "users.db"))
+		fmt.Fprintf(w, "  users:      %s\n", db)
+	}
+	if apiSrv != nil {
+		token := "a token from the configuration"
+		if apiSrv.generatedToken != "" {
+			token = "token " + apiSrv.generatedToken + " (generated: set api-token or api-token-hashes to keep one)"
+		}
+		fmt.Fprintf(w, "  admin API:  http://%s/api/v1/ (%s)\n", apiSrv.addr, token)
+	}
 	for _, u := range static {
 		fmt.Fprintf(w, "  demo user:  %s / %s -> bucket %s, prefix %s\n", u.Name, demoPassword, u.Bucket, u.Prefix)
 		host, port, _ := net.SplitHostPort(ftpAddr)

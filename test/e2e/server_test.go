@@ -79,7 +79,7 @@ func startGateway(t *testing.T, b backend) *gateway {
 	switch b.kind {
 	case embeddedStore:
 		args := []string{
-			"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", "",
+			"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", "", "--api-listen", "127.0.0.1:0",
 			"--data-dir", dataDir, "--demo-password", password, "--log-format", "json",
 		}
 		if b.checksum != "" {
@@ -108,6 +108,7 @@ func startGateway(t *testing.T, b backend) *gateway {
 		yaml := fmt.Sprintf(`# written by test/e2e
 ftp-listen: 127.0.0.1:0
 passive-ports: ""
+api-listen: 127.0.0.1:0
 data-dir: %q
 s3-endpoint: %q
 s3-path-style: true
