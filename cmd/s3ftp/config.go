@@ -49,7 +49,7 @@ type Config struct {
 
 	APIListen          string   `key:"api-listen" help:"address of the admin HTTP API and health checks; empty disables them"`
 	APIToken           string   `key:"api-token" secret:"true" help:"admin API bearer token in clear, for scripts (generated and printed when no token is configured and the API is on loopback)"`
-	APITokenHashes     []string `key:"api-token-hashes" help:"admin API tokens, as sha256:HEX hashes (s3ftp api hash-token)"`
+	APITokenHashes     []string `key:"api-token-hashes" help:"admin API tokens, as sha256:HEX hashes (see docs/api.md)"`
 	APIReadTokenHashes []string `key:"api-read-token-hashes" help:"read-only admin API tokens, as sha256:HEX hashes"`
 
 	DemoUser     string `key:"demo-user" help:"name of the demo user created when no config file is given and the user store is empty"`
