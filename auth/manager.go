@@ -113,13 +113,17 @@ func (m *Manager) List(ctx context.Context, after string, limit int) ([]*User, e
 }
 
 // Create adds a user called name with the fields of p, which must give a
-// bucket and a password (or hash); permissions default to none. It returns
-// an error wrapping ErrInvalid (a *FieldError) or ErrExists.
+// bucket and a password (or hash); permissions default to none and the
+// prefix to "NAME/" (give "" for the whole bucket). It returns an error
+// wrapping ErrInvalid (a *FieldError) or ErrExists.
 func (m *Manager) Create(ctx context.Context, name string, p UserPatch) (*User, error) {
 	if p.Password == nil && p.PasswordHash == nil {
 		return nil, &FieldError{Field: "password", Message: "a password or password_hash is required"}
 	}
 	u := &User{Name: name}
+	if p.Prefix == nil {
+		p.Prefix = defaultPrefix(name)
+	}
 	if n, err := NormalizeName(name); err == nil {
 		if _, err := m.store.GetUser(ctx, n); err == nil {
 			return nil, fmt.Errorf("user %q: %w", n, ErrExists) // before spending a hash on it
@@ -158,16 +162,27 @@ func (m *Manager) Update(ctx context.Context, name string, p UserPatch) (*User, 
 }
 
 // Replace sets every field of the user called name from p, as PUT does:
-// fields p leaves nil take their zero value, except the password, which is
-// kept unless p gives one.
+// fields p leaves nil take their zero value, except the prefix, which takes
+// "NAME/" as in Create, and the password, which is kept unless p gives one.
 func (m *Manager) Replace(ctx context.Context, name string, p UserPatch) (*User, error) {
+	prefix := p.Prefix
+	if prefix == nil {
+		prefix = defaultPrefix(name)
+	}
 	full := UserPatch{
 		Password: p.Password, PasswordHash: p.PasswordHash,
-		Bucket: orZero(p.Bucket), Prefix: orZero(p.Prefix), Permissions: orZero(p.Permissions),
+		Bucket: orZero(p.Bucket), Prefix: prefix, Permissions: orZero(p.Permissions),
 		AllowedNetworks: orZero(p.AllowedNetworks), RequireTLS: orZero(p.RequireTLS),
 		Disabled: orZero(p.Disabled), Description: orZero(p.Description),
 	}
 	return m.Update(ctx, name, full)
+}
+
+// defaultPrefix is the prefix of a user called name when none is given:
+// "name/", so that a forgotten prefix never opens a whole bucket.
+func defaultPrefix(name string) *string {
+	p := strings.ToLower(name) + "/"
+	return &p
 }
 
 func orZero[T any](v *T) *T {

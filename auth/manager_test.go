@@ -69,7 +69,7 @@ func TestManager(t *testing.T) {
 	}
 
 	u, err = m.Replace(ctx, "cam01", auth.UserPatch{Bucket: ptr("other-bucket")})
-	if err != nil || u.Bucket != "other-bucket" || u.Disabled || u.Permissions != 0 || u.Description != "" || u.AllowedNetworks != nil || u.Prefix != "" {
+	if err != nil || u.Bucket != "other-bucket" || u.Disabled || u.Permissions != 0 || u.Description != "" || u.AllowedNetworks != nil || u.Prefix != "cam01/" {
 		t.Errorf("replace = %+v, %v", u, err)
 	}
 	stored, _ = store.GetUser(ctx, "cam01")
@@ -95,6 +95,18 @@ func TestManager(t *testing.T) {
 	list, err := m.List(ctx, "", 0)
 	if err != nil || len(list) != 1 || list[0].PasswordHash != "" {
 		t.Errorf("list = %+v, %v", list, err)
+	}
+	list, err = m.List(ctx, "CAM", 0)
+	if err != nil || len(list) != 1 || list[0].Name != "cam01" {
+		t.Errorf("list = %+v, %v", list, err)
+	}
+	whole, err := m.Create(ctx, "backup", auth.UserPatch{Password: ptr("pw-backup"), Bucket: ptr("cams"), Prefix: ptr("")})
+	if err != nil || whole.Prefix != "" {
+		t.Errorf("explicit empty prefix = %q, %v; want the whole bucket", whole.Prefix, err)
+	}
+	defaulted, err := m.Create(ctx, "Cam02", auth.UserPatch{Password: ptr("pw-cam02"), Bucket: ptr("cams")})
+	if err != nil || defaulted.Prefix != "cam02/" {
+		t.Errorf("default prefix = %q, %v; want cam02/", defaulted.Prefix, err)
 	}
 	if err := m.Delete(ctx, "Cam01"); err != nil {
 		t.Fatal(err)

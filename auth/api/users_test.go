@@ -145,6 +145,8 @@ func testPutVersusPatch(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"patch rename", "PATCH", `{"name": "cam02"}`, 400, "", "name"},
 		{"patch invalid", "PATCH", `{"prefix": "../up"}`, 400, "", "prefix"},
 		{"put zeroes what it leaves out", "PUT", `{"bucket": "other-bucket"}`, 200,
+			`{{name}} other-bucket {{name}}/ [] [] tls:false disabled:false `, ""},
+		{"put with the whole bucket", "PUT", `{"bucket": "other-bucket", "prefix": ""}`, 200,
 			`{{name}} other-bucket  [] [] tls:false disabled:false `, ""},
 		{"put all", "PUT", `{"name": "{{name}}", "bucket": "bkt-2", "prefix": "p", "permissions": ["list"], "allowed_networks": ["10.0.0.1"], "require_tls": false, "disabled": true, "description": "d"}`, 200,
 			`{{name}} bkt-2 p/ [list] [10.0.0.1/32] tls:false disabled:true d`, ""},

@@ -308,8 +308,11 @@ func demoUser(name, password string) (*auth.User, string, error) {
 	return u, password, nil
 }
 
-// printStartup tells the operator where everything is.
-func printStartup(w io.Writer, c *loadedConfig, ftpAddr string, store *embedded.Server, apiSrv *apiServer, static []*auth.User, demoPassword string) {
+// printStartup tells the operator where everything is, in one write (so a
+// reader of the output sees all the lines at once).
+func printStartup(out io.Writer, c *loadedConfig, ftpAddr string, store *embedded.Server, apiSrv *apiServer, static []*auth.User, demoPassword string) {
+	w := &strings.Builder{}
+	defer func() { _, _ = io.WriteString(out, w.String()) }()
 	fmt.Fprintf(w, "s3ftp %s\n", versionString())
 	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, c.passivePorts)
 	if store != nil {

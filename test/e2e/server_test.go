@@ -61,6 +61,11 @@ type gateway struct {
 	// for a backend with a writeDelay; nil otherwise.
 	S3Writes *requestLog
 
+	// APIURL is the admin API's base URL (http://127.0.0.1:PORT) and
+	// Stdout what the process printed.
+	APIURL string
+	Stdout *syncbuf.Buffer
+
 	cmd    *exec.Cmd
 	stderr string // file receiving the process's JSON log
 }
@@ -127,8 +132,12 @@ log-format: json
 	return nil
 }
 
-// ftpLine is the startup line that gives the FTP address.
-var ftpLine = regexp.MustCompile(`(?m)^\s*FTP:\s+ftp://(\S+) `)
+// ftpLine and apiLine are the startup lines that give the FTP address and
+// the admin API's URL.
+var (
+	ftpLine = regexp.MustCompile(`(?m)^\s*FTP:\s+ftp://(\S+) `)
+	apiLine = regexp.MustCompile(`(?m)^\s*admin API:\s+(http://\S+)/api/v1/ `)
+)
 
 // start runs the binary with args, waits up to 20 s for the startup lines
 // on stdout and registers a cleanup that stops it with SIGTERM, checks that
@@ -141,6 +150,7 @@ func (g *gateway) start(t *testing.T, args []string) {
 	}
 	g.stderr = logFile.Name()
 	stdout := &syncbuf.Buffer{}
+	g.Stdout = stdout
 	g.cmd = exec.Command(binary, args...)
 	g.cmd.Stdout, g.cmd.Stderr = stdout, logFile
 	g.cmd.Env = withoutS3ftpEnv(os.Environ())
@@ -181,6 +191,9 @@ func (g *gateway) start(t *testing.T, args []string) {
 			t.Fatalf("s3ftp serve printed no FTP address within 20 s\nstdout:\n%s\nlog:\n%s", stdout, g.log())
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	if m := apiLine.FindStringSubmatch(stdout.String()); m != nil {
+		g.APIURL = m[1]
 	}
 	if host, _, err := net.SplitHostPort(g.Addr); err != nil || host != "127.0.0.1" {
 		t.Fatalf("FTP address %q: want 127.0.0.1:PORT", g.Addr)
