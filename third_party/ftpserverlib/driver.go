@@ -372,6 +372,13 @@ type Settings struct {
 	DisableASCIIConversion bool
 	// ActiveConnectionsCheck defines the security requirements for active connections
 	ActiveConnectionsCheck DataConnectionRequirement
+	// ActivePrivateAddressSubstitution replaces a private (RFC 1918, RFC 4193),
+	// link-local or loopback address given in PORT/EPRT by the address of the
+	// control connection's peer, when that peer is a different address: the
+	// client is behind NAT and announced its inside address. The port is kept.
+	// Other addresses are checked by ActiveConnectionsCheck as usual, so this
+	// opens no bounce. s3ftp patch.
+	ActivePrivateAddressSubstitution bool
 	// PasvConnectionsCheck defines the security requirements for passive connections
 	PasvConnectionsCheck DataConnectionRequirement
 }

@@ -298,6 +298,20 @@ func (c *clientHandler) handleTYPE(param string) error {
 	return nil
 }
 
+// handleSTRU accepts the file structure, the only one a stream of bytes has
+// (RFC 959 section 3.1.2), and refuses record and page structures.
+// s3ftp patch: upstream answers 502 to every STRU, which some devices treat
+// as fatal before a transfer.
+func (c *clientHandler) handleSTRU(param string) error {
+	if strings.EqualFold(strings.TrimSpace(param), "F") {
+		c.writeMessage(StatusOK, "Structure set to F")
+	} else {
+		c.writeMessage(StatusNotImplementedParam, "Only file structure (F) is supported")
+	}
+
+	return nil
+}
+
 func (c *clientHandler) handleMODE(param string) error {
 	switch param {
 	case "S":

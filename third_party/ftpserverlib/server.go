@@ -71,7 +71,7 @@ var commandsMap = map[string]*CommandDescription{ //nolint:gochecknoglobals
 	"RETR":    {Fn: (*clientHandler).handleRETR, TransferRelated: true},
 	"STOR":    {Fn: (*clientHandler).handleSTOR, TransferRelated: true},
 	"STOU":    {Fn: (*clientHandler).handleNotImplemented},
-	"STRU":    {Fn: (*clientHandler).handleNotImplemented},
+	"STRU":    {Fn: (*clientHandler).handleSTRU}, // s3ftp patch: STRU F accepted
 	"APPE":    {Fn: (*clientHandler).handleAPPE, TransferRelated: true},
 	"DELE":    {Fn: (*clientHandler).handleDELE},
 	"RNFR":    {Fn: (*clientHandler).handleRNFR},

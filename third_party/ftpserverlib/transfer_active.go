@@ -35,6 +35,10 @@ func (c *clientHandler) handlePORT(param string) error {
 		return nil
 	}
 
+	if c.server.settings.ActivePrivateAddressSubstitution {
+		c.substitutePrivateAddress(raddr)
+	}
+
 	err = c.checkDataConnectionRequirement(raddr.IP, DataChannelActive)
 	if err != nil {
 		// we don't want to expose the full error to the client, we just log it
@@ -70,6 +74,25 @@ func (c *clientHandler) handlePORT(param string) error {
 	c.writeMessage(StatusOK, command+" command successful")
 
 	return nil
+}
+
+// substitutePrivateAddress replaces a private, link-local or loopback
+// address in raddr by the control connection's peer address when they
+// differ (see Settings.ActivePrivateAddressSubstitution). s3ftp patch.
+func (c *clientHandler) substitutePrivateAddress(raddr *net.TCPAddr) {
+	peer, err := getIPFromRemoteAddr(c.RemoteAddr())
+	if err != nil || peer.Equal(raddr.IP) {
+		return
+	}
+
+	ip := raddr.IP
+	if !ip.IsPrivate() && !ip.IsLinkLocalUnicast() && !ip.IsLoopback() {
+		return
+	}
+
+	c.logger.Info("Substituting the control connection's address for a private address in PORT/EPRT",
+		"announced", ip.String(), "peer", peer.String())
+	raddr.IP = peer
 }
 
 // activeTransferHandler implements the transferHandler interface
