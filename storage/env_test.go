@@ -3,10 +3,15 @@ package storage_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"hash"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"sort"
@@ -16,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
@@ -287,4 +294,23 @@ func must(t *testing.T, what string, err error) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// digest returns the hex digest of data with algo, computed here.
+func digest(algo ftpserver.HASHAlgo, data []byte) string {
+	var h hash.Hash
+	switch algo {
+	case ftpserver.HASHAlgoCRC32:
+		h = crc32.NewIEEE()
+	case ftpserver.HASHAlgoMD5:
+		h = md5.New()
+	case ftpserver.HASHAlgoSHA1:
+		h = sha1.New()
+	case ftpserver.HASHAlgoSHA256:
+		h = sha256.New()
+	case ftpserver.HASHAlgoSHA512:
+		h = sha512.New()
+	}
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
@@ -183,11 +185,137 @@ var fsCases = []fsCase{
 			t.Errorf("object = %q after overwrite", got)
 		}
 	}},
-	{name: "append and resumed upload are refused", run: func(t *testing.T, e *env) {
-		_, err := e.fs.GetHandle("/a", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0)
-		wantErr(t, "append", err, storage.ErrUnsupported)
-		_, err = e.fs.GetHandle("/a", os.O_WRONLY|os.O_CREATE, 10)
-		wantErr(t, "REST+STOR", err, storage.ErrUnsupported)
+	{name: "APPE and REST+STOR compose with the existing file", set: smallParts, run: func(t *testing.T, e *env) {
+		storage.SetCopyLimits(e.svc, 6*mib, 5*mib)
+		for _, c := range []struct {
+			name     string
+			existing int // bytes already there (-1: no file)
+			offset   int64
+			appe     bool
+			more     int
+		}{
+			{"appe small", 1000, 0, true, 500},
+			{"appe big", 11*mib + 7, 0, true, 6*mib + 3},  // prefix copied server-side in two parts
+			{"appe nothing", 7 * mib, 0, true, 0},         // a copy of itself
+			{"appe missing file", -1, 0, true, 300},       // created
+			{"rest small", 1000, 400, false, 5000},        // the end is replaced
+			{"rest big", 9 * mib, 6*mib + 1, false, 1000}, // prefix copied, rest replaced
+			{"rest at end", 2000, 2000, false, 100},       // same as appending
+		} {
+			name := "/" + strings.ReplaceAll(c.name, " ", "-")
+			var old []byte
+			if c.existing >= 0 {
+				old = randBytes(c.existing)
+				e.upload(t, name, old)
+			}
+			keep := c.offset
+			if c.appe {
+				keep = int64(len(old))
+			}
+			more := randBytes(c.more)
+			flags := os.O_WRONLY | os.O_CREATE
+			if c.appe {
+				flags |= os.O_APPEND
+			}
+			h, err := e.fs.GetHandle(name, flags, c.offset)
+			must(t, c.name+": open", err)
+			if c.offset != 0 {
+				_, err := h.Seek(c.offset, io.SeekStart) // as ftpserverlib does after REST
+				must(t, c.name+": seek", err)
+			}
+			_, err = h.Write(more)
+			must(t, c.name+": write", err)
+			must(t, c.name+": close", h.Close())
+			want := append(append([]byte{}, old[:keep]...), more...)
+			got, err := e.object(strings.TrimPrefix(name, "/"))
+			must(t, c.name+": get", err)
+			if sum(got) != sum(want) {
+				t.Errorf("%s: object is %d bytes, want %d", c.name, len(got), len(want))
+			}
+		}
+		e.nothingAt(t, "none")
+		_, err := e.fs.GetHandle("/rest-small", os.O_WRONLY|os.O_CREATE, 1_000_000)
+		wantErr(t, "REST past the end", err, fs.ErrInvalid)
+		_, err = e.fs.GetHandle("/missing", os.O_WRONLY|os.O_CREATE, 10)
+		wantErr(t, "REST on a missing file", err, fs.ErrInvalid)
+	}},
+	{name: "APPE never mixes versions, and an aborted one changes nothing", set: smallParts, run: func(t *testing.T, e *env) {
+		for _, size := range []int{1000, 7 * mib} {
+			old, more := randBytes(size), randBytes(100)
+			e.upload(t, "/changing", old)
+			h, err := e.fs.GetHandle("/changing", os.O_WRONLY|os.O_APPEND, 0)
+			must(t, "open", err)
+			e.put(t, "changing", []byte("replaced meanwhile"))
+			_, _ = h.Write(more)
+			err = h.Close()
+			// The kept bytes are a snapshot taken at open (each copied part
+			// checks the ETag): the result is either the appended snapshot
+			// (the last writer wins, as with STOR) or, if the file changed
+			// before the copy, a refusal that leaves the other writer's file.
+			got, _ := e.object("changing")
+			appended := sum(append(append([]byte{}, old...), more...))
+			if !(err == nil && sum(got) == appended) && !(err != nil && string(got) == "replaced meanwhile") {
+				t.Errorf("size %d: close error %v and an object of %d bytes: neither the appended snapshot nor the other writer's file", size, err, len(got))
+			}
+			before, _ := e.object("changing")
+			h, err = e.fs.GetHandle("/changing", os.O_WRONLY|os.O_APPEND, 0)
+			must(t, "open", err)
+			_, _ = h.Write(randBytes(100))
+			h.(interface{ TransferError(error) }).TransferError(errors.New("ABOR"))
+			_ = h.Close()
+			if after, _ := e.object("changing"); !bytes.Equal(after, before) {
+				t.Errorf("size %d: an aborted APPE changed the file", size)
+			}
+			e.nothingAt(t, "none")
+		}
+	}},
+	{name: "HASH answers from stored digests or reads the object", set: smallParts, run: func(t *testing.T, e *env) {
+		small, big := randBytes(100_000), randBytes(12*mib)
+		e.upload(t, "/small.jpg", small)
+		e.upload(t, "/big.mp4", big)
+		for _, c := range []struct {
+			name       string
+			data       []byte
+			algo       ftpserver.HASHAlgo
+			start, end int64
+			wantGet    bool
+		}{
+			{"/small.jpg", small, ftpserver.HASHAlgoSHA256, 0, 100_000, false},
+			{"/small.jpg", small, ftpserver.HASHAlgoMD5, 0, 100_000, false},
+			{"/small.jpg", small, ftpserver.HASHAlgoCRC32, 0, 100_000, false},
+			{"/small.jpg", small, ftpserver.HASHAlgoSHA1, 0, 100_000, true},
+			{"/small.jpg", small, ftpserver.HASHAlgoSHA256, 10, 5000, true},
+			{"/big.mp4", big, ftpserver.HASHAlgoSHA256, 0, 12 * mib, true},
+			{"/big.mp4", big, ftpserver.HASHAlgoSHA512, 0, 12 * mib, true},
+		} {
+			e.rt.reset(nil)
+			got, err := e.fs.ComputeHash(c.name, c.algo, c.start, c.end)
+			must(t, "hash", err)
+			if want := digest(c.algo, c.data[c.start:c.end]); got != want {
+				t.Errorf("%s algo %d [%d,%d) = %s, want %s", c.name, c.algo, c.start, c.end, got, want)
+			}
+			if gets := e.rt.snapshot()["GetObject"]; (gets > 0) != c.wantGet {
+				t.Errorf("%s algo %d [%d,%d): %d GETs, want reading %v", c.name, c.algo, c.start, c.end, gets, c.wantGet)
+			}
+		}
+		_, err := e.fs.ComputeHash("/small.jpg", ftpserver.HASHAlgoSHA256, 0, 200_000)
+		wantErr(t, "hash past the end", err, fs.ErrInvalid)
+	}},
+	{name: "HASH of a multipart upload stored by copy", set: storage.Settings{PartSize: 5 * mib, MultipartHashes: storage.MultipartHashesCopy}, run: func(t *testing.T, e *env) {
+		big := randBytes(11 * mib)
+		e.upload(t, "/big.mp4", big)
+		e.rt.reset(nil)
+		got, err := e.fs.ComputeHash("/big.mp4", ftpserver.HASHAlgoSHA256, 0, int64(len(big)))
+		must(t, "hash", err)
+		if got != digest(ftpserver.HASHAlgoSHA256, big) {
+			t.Errorf("sha256 = %s", got)
+		}
+		if gets := e.rt.snapshot()["GetObject"]; gets != 0 {
+			t.Errorf("%d GETs: the digest was not stored", gets)
+		}
+		if back, _ := e.object("big.mp4"); sum(back) != sum(big) {
+			t.Errorf("the copy changed the object")
+		}
 	}},
 	{name: "stat files, markers, implied dirs", run: func(t *testing.T, e *env) {
 		e.put(t, "file.txt", []byte("12345"))
@@ -379,8 +507,8 @@ var fsCases = []fsCase{
 		e.upload(t, "/big.bin", data)
 		e.rt.reset(nil)
 		must(t, "rename", e.fs.Rename("/big.bin", "/moved.bin"))
-		if c := e.rt.snapshot(); c["UploadPartCopy"] != 3 || c["CopyObject"] != 0 {
-			t.Errorf("requests = %v, want 3 UploadPartCopy", c)
+		if c := e.rt.snapshot(); c["UploadPartCopy"] != 2 || c["CopyObject"] != 0 {
+			t.Errorf("requests = %v, want 2 UploadPartCopy (5 MiB, then 8 MiB: no part under 5 MiB)", c)
 		}
 		got, err := e.object("moved.bin")
 		must(t, "get", err)

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 
@@ -13,8 +12,9 @@ import (
 // GetHandle opens the file at name for an FTP transfer (ftpserverlib's
 // ClientDriverExtentionFileTransfer). os.O_RDONLY opens a download starting
 // at offset (the REST offset); a write flag starts an upload that replaces
-// the file when the returned handle's Close succeeds. Appending (APPE, or
-// REST before STOR) is refused with ErrUnsupported.
+// the file when the returned handle's Close succeeds; with os.O_APPEND (APPE)
+// or a non-zero offset (REST before STOR) it keeps the start of the existing
+// file and writes after it (see newAppender).
 func (f *Fs) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	h, err := f.open(name, flags, offset)
 	if err != nil {
@@ -54,11 +54,11 @@ func (f *Fs) open(name string, flags int, offset int64) (fileTransfer, error) {
 	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
 		return f.newReader(name, offset)
 	}
-	if flags&os.O_APPEND != 0 || offset != 0 {
-		return nil, fmt.Errorf("%w: appending to or resuming an upload", ErrUnsupported)
-	}
 	if isRoot(name) {
 		return nil, ErrIsDir
+	}
+	if flags&os.O_APPEND != 0 || offset != 0 {
+		return f.newAppender(name, offset, flags&os.O_APPEND != 0)
 	}
 	return f.newWriter(name)
 }

@@ -161,20 +161,14 @@ func (f *Fs) multipartCopy(srcKey, dstKey string, size int64) error {
 	}
 	mp := &multipart{fs: f, key: dstKey, id: aws.ToString(out.UploadId)}
 	var parts []types.CompletedPart
-	for n, off := int32(1), int64(0); off < size; n, off = n+1, off+f.svc.copyPartSize {
-		end := min(off+f.svc.copyPartSize, size) - 1
-		pctx, pcancel := context.WithTimeout(f.ctx, f.svc.set.PartTimeout)
-		res, err := f.svc.api.UploadPartCopy(pctx, &s3.UploadPartCopyInput{
-			Bucket: &f.bucket, Key: &dstKey, UploadId: &mp.id, PartNumber: aws.Int32(n),
-			CopySource:      aws.String(f.copySource(srcKey)),
-			CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
-		})
-		pcancel()
+	for i, r := range copyRanges(size, f.svc.copyPartSize) {
+		part, err := mp.copyPart(f.ctx, int32(i+1), f.copySource(srcKey), "", r[0], r[1])
 		if err != nil {
 			mp.abort()
-			return s3Error(err)
+			return err
 		}
-		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: res.CopyPartResult.ETag})
+		parts = append(parts, part)
 	}
-	return mp.complete(f.ctx, parts)
+	_, err = mp.complete(f.ctx, parts)
+	return err
 }

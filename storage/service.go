@@ -71,6 +71,9 @@ type Settings struct {
 	RenameLimit int
 	// ListPageSize is MaxKeys for each ListObjectsV2 page. Default 1000.
 	ListPageSize int32
+	// MultipartHashes says whether the digests of multipart uploads are
+	// stored (see MultipartHashes). Default MultipartHashesNone.
+	MultipartHashes MultipartHashes
 }
 
 // withDefaults returns s with zero fields set to their defaults, or an error
@@ -112,6 +115,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.ListPageSize < 1 || s.ListPageSize > 1000 {
 		return s, fmt.Errorf("list page size %d: must be between 1 and 1000", s.ListPageSize)
+	}
+	if s.MultipartHashes == "" {
+		s.MultipartHashes = MultipartHashesNone
+	}
+	if _, err := ParseMultipartHashes(string(s.MultipartHashes)); err != nil {
+		return s, err
 	}
 	return s, nil
 }

@@ -33,6 +33,7 @@ type writer struct {
 
 	buf  *[]byte      // part being filled (its length is the data in it); nil until the first write
 	free chan *[]byte // part buffers back from uploaded parts, for reuse
+	sums *uploadSums  // digests of the data written; nil when the object is composed with an existing one
 	size int64        // bytes written so far
 	mp   *multipart
 	next int32 // number of the next part
@@ -63,6 +64,7 @@ func (f *Fs) newWriter(name string) (*writer, error) {
 		next:   1,
 		sem:    make(chan struct{}, f.svc.set.Concurrency),
 		free:   make(chan *[]byte, f.svc.set.Concurrency+1),
+		sums:   newUploadSums(),
 	}, nil
 }
 
@@ -91,6 +93,9 @@ func (w *writer) Write(p []byte) (int, error) {
 		b := *w.buf
 		c := copy(b[len(b):cap(b)], p)
 		*w.buf = b[:len(b)+c]
+		if w.sums != nil {
+			w.sums.write(p[:c])
+		}
 		w.size += int64(c)
 		written += c
 		p = p[c:]
@@ -189,7 +194,7 @@ func (w *writer) fail(err error) {
 // Settings.Concurrency parts are already in flight.
 func (w *writer) sendPart() error {
 	if w.mp == nil {
-		mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType())
+		mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType(), true)
 		if err != nil {
 			return err
 		}
@@ -253,7 +258,11 @@ func (w *writer) finish() error {
 		if w.buf != nil {
 			body = *w.buf
 		}
-		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body)
+		var meta map[string]string
+		if w.sums != nil {
+			meta = w.sums.metadata(body)
+		}
+		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body, meta)
 	}
 	if w.buf != nil && len(*w.buf) > 0 {
 		if err := w.sendPart(); err != nil {
@@ -267,7 +276,12 @@ func (w *writer) finish() error {
 		return err
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return *w.parts[i].PartNumber < *w.parts[j].PartNumber })
-	return w.mp.complete(context.WithoutCancel(w.ctx), w.parts)
+	ctx := context.WithoutCancel(w.ctx)
+	etag, err := w.mp.complete(ctx, w.parts)
+	if err == nil && w.sums != nil && w.fs.svc.set.MultipartHashes == MultipartHashesCopy {
+		w.fs.storeHashesByCopy(ctx, w.key, etag, w.contentType(), w.size, w.sums.metadata(nil))
+	}
+	return err
 }
 
 // abort stops the parts in flight, waits for them and aborts the multipart
@@ -288,12 +302,12 @@ func (w *writer) contentType() string {
 }
 
 // putObject stores body at key with one request.
-func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte) error {
+func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, f.svc.set.PartTimeout)
 	defer cancel()
 	in := &s3.PutObjectInput{
 		Bucket: &f.bucket, Key: &key, Body: bytes.NewReader(body),
-		ContentLength: aws.Int64(int64(len(body))), ContentType: &contentType,
+		ContentLength: aws.Int64(int64(len(body))), ContentType: &contentType, Metadata: meta,
 	}
 	if f.svc.set.Checksums == ChecksumsSupported {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
@@ -307,22 +321,26 @@ type multipart struct {
 	fs  *Fs
 	key string
 	id  string
+	// crc32 is true when the upload announced CRC32 part checksums, which
+	// then go with every part and back in the completion.
+	crc32 bool
 }
 
-// createMultipart starts a multipart upload of key, announcing CRC32 part
-// checksums when Settings.Checksums is ChecksumsSupported.
-func (f *Fs) createMultipart(ctx context.Context, key, contentType string) (*multipart, error) {
+// createMultipart starts a multipart upload of key. With crc32 (and
+// Settings.Checksums ChecksumsSupported) it announces CRC32 part checksums.
+func (f *Fs) createMultipart(ctx context.Context, key, contentType string, crc32 bool) (*multipart, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.svc.set.RequestTimeout)
 	defer cancel()
+	crc32 = crc32 && f.svc.set.Checksums == ChecksumsSupported
 	in := &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &key, ContentType: &contentType}
-	if f.svc.set.Checksums == ChecksumsSupported {
+	if crc32 {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
 	}
 	out, err := f.svc.api.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		return nil, s3Error(err)
 	}
-	return &multipart{fs: f, key: key, id: aws.ToString(out.UploadId)}, nil
+	return &multipart{fs: f, key: key, id: aws.ToString(out.UploadId), crc32: crc32}, nil
 }
 
 // uploadPart sends body as part num.
@@ -333,30 +351,34 @@ func (m *multipart) uploadPart(ctx context.Context, num int32, body []byte) (typ
 		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id, PartNumber: aws.Int32(num),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 	}
-	if m.fs.svc.set.Checksums == ChecksumsSupported {
+	if m.crc32 {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
 	}
 	out, err := m.fs.svc.api.UploadPart(ctx, in)
 	if err != nil {
 		return types.CompletedPart{}, s3Error(err)
 	}
-	return types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32}, nil
+	part := types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag}
+	if m.crc32 {
+		part.ChecksumCRC32 = out.ChecksumCRC32
+	}
+	return part, nil
 }
 
 // complete assembles the parts into the object, aborting the upload if S3
-// refuses.
-func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) error {
+// refuses, and returns the object's ETag.
+func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
 	defer cancel()
-	_, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	out, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
 		m.abort()
-		return s3Error(err)
+		return "", s3Error(err)
 	}
-	return nil
+	return aws.ToString(out.ETag), nil
 }
 
 // abort discards the upload and its parts. It uses a fresh context so it
