@@ -14,12 +14,14 @@ import (
 )
 
 // FileSystem is what a session works on: an afero.Fs plus the ftpserverlib
-// extensions for streaming transfers, listings and RMD. *storage.Fs is one.
+// extensions for streaming transfers, listings, RMD and HASH. *storage.Fs is
+// one.
 type FileSystem interface {
 	afero.Fs
 	GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error)
 	ReadDir(name string) ([]fs.FileInfo, error)
 	RemoveDir(name string) error
+	ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error)
 }
 
 // clientDriver is the ftpserverlib ClientDriver of one logged-in session. It
@@ -29,6 +31,7 @@ type clientDriver struct {
 	fs    FileSystem
 	perms auth.Permissions
 	sess  *session
+	names *names // legacy charset translation; nil: UTF-8 only
 }
 
 var (
@@ -36,6 +39,8 @@ var (
 	_ ftpserver.ClientDriverExtentionFileTransfer = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionFileList     = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionRemoveDir    = (*clientDriver)(nil)
+	_ ftpserver.ClientDriverExtensionHasher       = (*clientDriver)(nil)
+	_ ftpserver.ClientDriverExtensionAllocate     = (*clientDriver)(nil)
 )
 
 // reply converts err for the client, logging it when it is not the client's doing.
@@ -68,6 +73,7 @@ func (d *clientDriver) Name() string { return d.fs.Name() }
 // Stat describes name. Directories are visible to every user (so CWD works
 // for upload-only accounts); files only to users who may see files.
 func (d *clientDriver) Stat(name string) (fs.FileInfo, error) {
+	name = d.names.decode(name)
 	fi, err := d.fs.Stat(name)
 	if err != nil {
 		return nil, d.reply("stat", name, err)
@@ -75,16 +81,17 @@ func (d *clientDriver) Stat(name string) (fs.FileInfo, error) {
 	if !fi.IsDir() && !d.canSeeFiles() {
 		return nil, errPermission(name)
 	}
-	return fi, nil
+	return d.names.listing([]fs.FileInfo{fi})[0], nil
 }
 
 // ReadDir lists a directory; it needs the list permission.
 func (d *clientDriver) ReadDir(name string) ([]fs.FileInfo, error) {
+	name = d.names.decode(name)
 	if err := d.require(name, auth.PermList); err != nil {
 		return nil, err
 	}
 	infos, err := d.fs.ReadDir(name)
-	return infos, d.reply("list", name, err)
+	return d.names.listing(infos), d.reply("list", name, err)
 }
 
 // Open opens a directory for listing (list permission) or a file for download.
@@ -94,6 +101,7 @@ func (d *clientDriver) Open(name string) (afero.File, error) {
 
 // OpenFile opens name like GetHandle, or a directory for listing.
 func (d *clientDriver) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	name = d.names.decode(name)
 	want := auth.PermDownload
 	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
 		want = auth.PermUpload
@@ -114,6 +122,7 @@ func (d *clientDriver) Create(name string) (afero.File, error) {
 // overwrite when a file is already there (checked only for users without the
 // overwrite permission, so the usual upload costs no extra S3 request).
 func (d *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+	name = d.names.decode(name)
 	upload := flags&(os.O_WRONLY|os.O_RDWR) != 0
 	if !upload {
 		if err := d.require(name, auth.PermDownload); err != nil {
@@ -157,6 +166,7 @@ func (d *clientDriver) refuseOverwrite(name string) error {
 
 // Mkdir creates a directory; it needs the mkdir permission.
 func (d *clientDriver) Mkdir(name string, perm os.FileMode) error {
+	name = d.names.decode(name)
 	if err := d.require(name, auth.PermMkdir); err != nil {
 		return err
 	}
@@ -167,6 +177,7 @@ func (d *clientDriver) Mkdir(name string, perm os.FileMode) error {
 
 // MkdirAll creates a directory unless it exists; it needs the mkdir permission.
 func (d *clientDriver) MkdirAll(name string, perm os.FileMode) error {
+	name = d.names.decode(name)
 	if err := d.require(name, auth.PermMkdir); err != nil {
 		return err
 	}
@@ -177,6 +188,7 @@ func (d *clientDriver) MkdirAll(name string, perm os.FileMode) error {
 
 // Remove deletes a file (DELE); it needs the delete permission.
 func (d *clientDriver) Remove(name string) error {
+	name = d.names.decode(name)
 	if err := d.require(name, auth.PermDelete); err != nil {
 		return err
 	}
@@ -187,6 +199,7 @@ func (d *clientDriver) Remove(name string) error {
 
 // RemoveDir deletes an empty directory (RMD); it needs the rmdir permission.
 func (d *clientDriver) RemoveDir(name string) error {
+	name = d.names.decode(name)
 	if err := d.require(name, auth.PermRmdir); err != nil {
 		return err
 	}
@@ -197,6 +210,7 @@ func (d *clientDriver) RemoveDir(name string) error {
 
 // RemoveAll deletes a tree (SITE RMDIR); it needs both delete and rmdir.
 func (d *clientDriver) RemoveAll(name string) error {
+	name = d.names.decode(name)
 	if err := d.require(name, auth.PermDelete|auth.PermRmdir); err != nil {
 		return err
 	}
@@ -208,6 +222,8 @@ func (d *clientDriver) RemoveAll(name string) error {
 // Rename moves a file or directory (RNFR/RNTO); it needs the rename
 // permission, and overwrite when it would replace a file.
 func (d *clientDriver) Rename(oldname, newname string) error {
+	oldname = d.names.decode(oldname)
+	newname = d.names.decode(newname)
 	if err := d.require(oldname, auth.PermRename); err != nil {
 		return err
 	}
@@ -223,6 +239,7 @@ func (d *clientDriver) Rename(oldname, newname string) error {
 
 // Chmod accepts SITE CHMOD as a no-op on an existing file or directory.
 func (d *clientDriver) Chmod(name string, mode os.FileMode) error {
+	name = d.names.decode(name)
 	if _, err := d.Stat(name); err != nil {
 		return err
 	}
@@ -231,6 +248,7 @@ func (d *clientDriver) Chmod(name string, mode os.FileMode) error {
 
 // Chown accepts SITE CHOWN as a no-op on an existing file or directory.
 func (d *clientDriver) Chown(name string, uid, gid int) error {
+	name = d.names.decode(name)
 	if _, err := d.Stat(name); err != nil {
 		return err
 	}
@@ -239,8 +257,23 @@ func (d *clientDriver) Chown(name string, uid, gid int) error {
 
 // Chtimes (MFMT) needs the overwrite permission; S3 itself refuses it.
 func (d *clientDriver) Chtimes(name string, atime, mtime time.Time) error {
+	name = d.names.decode(name)
 	if err := d.require(name, auth.PermOverwrite); err != nil {
 		return err
 	}
 	return d.reply("chtimes", name, d.fs.Chtimes(name, atime, mtime))
 }
+
+// ComputeHash answers HASH, XSHA256, XCRC, MD5...: it needs the download
+// permission, as the digest tells about the content.
+func (d *clientDriver) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error) {
+	name = d.names.decode(name)
+	if err := d.require(name, auth.PermDownload); err != nil {
+		return "", err
+	}
+	sum, err := d.fs.ComputeHash(name, algo, start, end)
+	return sum, d.reply("hash", name, err)
+}
+
+// AllocateSpace accepts ALLO: S3 needs no space reserved.
+func (d *clientDriver) AllocateSpace(int) error { return nil }
