@@ -555,6 +555,14 @@ func (c *clientHandler) handleMDTM(param string) error {
 
 // RFC draft: https://tools.ietf.org/html/draft-somers-ftp-mfxx-04#section-3.1
 func (c *clientHandler) handleMFMT(param string) error {
+	// s3ftp patch: a disabled MFMT is refused as not implemented (502), as
+	// FEAT does not list it, instead of failing later with 550.
+	if c.server.settings.DisableMFMT {
+		c.writeMessage(StatusCommandNotImplemented, "MFMT is not supported: the modification time cannot be set")
+
+		return nil
+	}
+
 	params := strings.SplitN(param, " ", 2)
 	if len(params) != 2 {
 		c.writeMessage(StatusSyntaxErrorNotRecognised,
