@@ -20,9 +20,11 @@ import (
 )
 
 // driver is the ftpserverlib MainDriver: it greets clients, logs them in and
-// gives each session its jailed file system.
+// gives each session its jailed file system. The control port and the
+// implicit FTPS port each have one, sharing the Server.
 type driver struct {
-	srv *Server
+	srv      *Server
+	implicit bool // the driver of the implicit FTPS port
 }
 
 var _ ftpserver.MainDriver = (*driver)(nil)
@@ -51,7 +53,8 @@ func sessionOf(cc ftpserver.ClientContext) *session {
 	return s
 }
 
-// GetSettings translates Settings into ftpserverlib's.
+// GetSettings translates Settings into ftpserverlib's, for the control port
+// or the implicit FTPS port.
 func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 	s := d.srv.settings
 	fs := &ftpserver.Settings{
@@ -70,6 +73,13 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		ActiveConnectionsCheck: ftpserver.IPMatchRequired,
 		PasvConnectionsCheck:   ftpserver.IPMatchRequired,
 	}
+	switch {
+	case d.implicit:
+		fs.Listener, fs.ListenAddr = s.TLS.ImplicitListener, s.TLS.ImplicitListenAddr
+		fs.TLSRequired = ftpserver.ImplicitEncryption // control and data always in TLS
+	case s.TLS.Required:
+		fs.TLSRequired = ftpserver.MandatoryEncryption // AUTH TLS before USER, PROT P for data
+	}
 	if !s.PassivePorts.IsZero() {
 		fs.PassiveTransferPortRange = ftpserver.PortRange{Start: s.PassivePorts.Start, End: s.PassivePorts.End}
 	}
@@ -87,6 +97,9 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 		cancel: cancel,
 	}
 	cc.SetExtra(s)
+	if d.implicit {
+		s.log = s.log.With("ftps", "implicit")
+	}
 	s.log.Debug("connected")
 	return d.srv.settings.Banner, nil
 }
@@ -107,7 +120,18 @@ var errLoginIncorrect = errors.New("login incorrect")
 // errLoginUnavailable is the reply when the user store cannot be reached.
 var errLoginUnavailable = errors.New("login temporarily unavailable, try again later")
 
+// reasonTLSRequired is logged when a user who must use TLS logs in over a
+// control connection in clear.
+const reasonTLSRequired = "user requires TLS: log in after AUTH TLS or on the implicit FTPS port"
+
 // AuthUser checks the credentials and returns the user's jailed file system.
+//
+// A user with RequireTLS on a control connection in clear is refused with
+// the same 530 as a wrong password, after the password check: checking
+// first would need a lookup that tells, by reply or timing, that the name
+// exists and requires TLS, while the password has already crossed the wire
+// in clear anyway. After a TLS login of such a user, data connections
+// need PROT P.
 func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpserver.ClientDriver, error) {
 	s := sessionOf(cc)
 	if s == nil {
@@ -124,8 +148,19 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 		s.log.Error("login failed: user store error", "user", name, "err", err)
 		return nil, errLoginUnavailable
 	}
+	secure := cc.HasTLSForControl()
+	if u.RequireTLS {
+		if !secure {
+			s.log.Info("login failed", "user", u.Name, "reason", reasonTLSRequired)
+			return nil, errLoginIncorrect
+		}
+		if err := cc.SetTLSRequirement(ftpserver.MandatoryEncryption); err != nil {
+			s.log.Error("login failed: cannot require TLS for data connections", "user", u.Name, "err", err)
+			return nil, errLoginUnavailable
+		}
+	}
 	s.log = s.log.With("user", u.Name)
-	s.log.Info("login", "bucket", u.Bucket, "prefix", u.Prefix)
+	s.log.Info("login", "bucket", u.Bucket, "prefix", u.Prefix, "tls", secure)
 	return &clientDriver{
 		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, s.log),
 		perms: u.Permissions,
@@ -133,9 +168,18 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 	}, nil
 }
 
-// GetTLSConfig reports that TLS is not configured.
+// errNoTLS answers AUTH TLS when no certificate is configured.
+var errNoTLS = errors.New("TLS is not configured")
+
+// GetTLSConfig returns the server's one *tls.Config, the same pointer for
+// every call: control and data connections share its session ticket keys,
+// so data connections can resume the control connection's TLS session. It
+// returns errNoTLS when TLS is not configured.
 func (d *driver) GetTLSConfig() (*tls.Config, error) {
-	return nil, errors.New("TLS is not configured")
+	if d.srv.tls == nil {
+		return nil, errNoTLS
+	}
+	return d.srv.tls, nil
 }
 
 // remoteIP returns the client's address, or the zero Addr.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,12 +55,14 @@ type env struct {
 	addr   string
 	logs   *syncbuf.Buffer
 	fault  *faultTransport
+	gw     *gateway.Server
 }
 
 type envOptions struct {
-	settings gateway.Settings
-	storage  storage.Settings
-	throttle *auth.ThrottleConfig // nil: no throttling
+	settings   gateway.Settings
+	storage    storage.Settings
+	throttle   *auth.ThrottleConfig // nil: no throttling
+	requireTLS []string             // names of default users created with RequireTLS
 }
 
 func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
@@ -76,7 +79,8 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	for _, u := range defaultUsers {
-		user := &auth.User{Name: u.name, PasswordHash: hash, Bucket: bucket, Prefix: u.prefix, Permissions: u.perms}
+		user := &auth.User{Name: u.name, PasswordHash: hash, Bucket: bucket, Prefix: u.prefix, Permissions: u.perms,
+			RequireTLS: slices.Contains(opts.requireTLS, u.name)}
 		if err := user.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +133,7 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &env{srv: srv, api: srv.Client(false, nil), bucket: bucket, addr: gw.Addr(), logs: logs, fault: fault}
+	return &env{srv: srv, api: srv.Client(false, nil), bucket: bucket, addr: gw.Addr(), logs: logs, fault: fault, gw: gw}
 }
 
 // dial logs in with the jlaffaye/ftp client (passive mode; EPSV unless disabled).

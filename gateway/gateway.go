@@ -6,11 +6,13 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
@@ -35,13 +37,17 @@ type Config struct {
 	Logger        *slog.Logger  // default: discard
 }
 
-// Server is the FTP server.
+// Server is the FTP server: the control port (with AUTH TLS when TLS is
+// configured) and, optionally, an implicit FTPS port. Both share the
+// authenticator, the file systems, the logger and one *tls.Config.
 type Server struct {
 	settings Settings
 	authn    Authenticator
 	newFs    NewFsFunc
 	log      *slog.Logger
 	ftp      *ftpserver.FtpServer
+	implicit *ftpserver.FtpServer // nil without an implicit FTPS port
+	tls      *tls.Config          // nil without TLS; the same for every connection
 	resolver *publicIPResolver
 	ctx      context.Context // parent of every session's context
 	cancel   context.CancelFunc
@@ -72,6 +78,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ftp = ftpserver.NewFtpServer(&driver{srv: s})
 	s.ftp.Logger = log.With("component", "ftpserverlib")
+	if set.TLS.enabled() {
+		s.tls = set.TLS.config()
+	}
+	if set.TLS.implicit() {
+		s.implicit = ftpserver.NewFtpServer(&driver{srv: s, implicit: true})
+		s.implicit.Logger = log.With("component", "ftpserverlib", "ftps", "implicit")
+	}
 	return s, nil
 }
 
@@ -79,52 +92,124 @@ func (s *Server) resolvePublicIP(cc ftpserver.ClientContext) (string, error) {
 	return s.resolver.resolve(cc)
 }
 
-// Listen binds the control port (and checks that port 20 can be used when
-// ActivePort20 is set). Addr is valid afterwards.
+// Listen binds the control port and, when configured, the implicit FTPS
+// port (and checks that port 20 can be used when ActivePort20 is set). Addr
+// and ImplicitAddr are valid afterwards. On error nothing stays bound.
 func (s *Server) Listen() error {
 	if s.settings.ActivePort20 {
 		if err := checkPort20(); err != nil {
 			return err
 		}
 	}
-	l := s.settings.Listener
-	if l == nil {
-		var err error
-		if l, err = net.Listen("tcp", s.settings.ListenAddr); err != nil {
-			return fmt.Errorf("ftp listen: %w", err)
-		}
+	l, err := listen(s.settings.Listener, s.settings.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("ftp listen: %w", err)
 	}
-	if banner, ok := s.authn.(AddrBanner); ok {
-		l = &guardListener{Listener: l, banner: banner, log: s.log}
-	}
+	l = s.guard(l)
 	s.settings.Listener = l
 	if err := s.ftp.Listen(); err != nil {
 		_ = l.Close()
 		return fmt.Errorf("ftp listen: %w", err)
 	}
+	if s.implicit == nil {
+		return nil
+	}
+	il, err := listen(s.settings.TLS.ImplicitListener, s.settings.TLS.ImplicitListenAddr)
+	if err == nil {
+		// The guard wraps the TLS listener, so a banned client is told 421
+		// over TLS, which it can show.
+		il = s.guard(&implicitTLSListener{Listener: il, config: s.tls, timeout: s.settings.ConnectionTimeout})
+		s.settings.TLS.ImplicitListener = il
+		if err = s.implicit.Listen(); err != nil {
+			_ = il.Close()
+		}
+	}
+	if err != nil {
+		_ = s.ftp.Stop()
+		return fmt.Errorf("ftps implicit listen: %w", err)
+	}
 	return nil
+}
+
+// listen returns l, or a new listener on addr when l is nil.
+func listen(l net.Listener, addr string) (net.Listener, error) {
+	if l != nil {
+		return l, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
+// guard puts l behind a guardListener when the Authenticator bans
+// addresses.
+func (s *Server) guard(l net.Listener) net.Listener {
+	if banner, ok := s.authn.(AddrBanner); ok {
+		return &guardListener{Listener: l, banner: banner, log: s.log}
+	}
+	return l
 }
 
 // Addr returns the address the control port listens on.
 func (s *Server) Addr() string { return s.ftp.Addr() }
 
+// ImplicitAddr returns the address of the implicit FTPS port, or "" when
+// there is none.
+func (s *Server) ImplicitAddr() string {
+	if s.implicit == nil {
+		return ""
+	}
+	return s.implicit.Addr()
+}
+
+// ReloadCertificate loads the TLS certificate and key files again (as the
+// periodic check does when they change) and logs the outcome. On error the
+// current certificate stays in use. Without TLS it returns an error and
+// changes nothing (errNoTLS).
+func (s *Server) ReloadCertificate() error {
+	certs := s.settings.TLS.Certificates
+	if certs == nil {
+		return errNoTLS
+	}
+	err := certs.Reload()
+	certs.logReload(s.log, "reload requested", err)
+	return err
+}
+
 // Serve accepts clients until ctx is cancelled, then stops listening, ends
-// every session (aborting uploads in flight) and returns nil.
+// every session (aborting uploads in flight) and returns nil. If a port
+// stops accepting on its own, Serve stops the other and returns its error.
+// While it runs, the TLS certificate files are checked for changes.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 1)
-	go func() { errc <- s.ftp.Serve() }()
+	servers := []*ftpserver.FtpServer{s.ftp}
+	if s.implicit != nil {
+		servers = append(servers, s.implicit)
+	}
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errc <- srv.Serve() }()
+	}
+	var watcher sync.WaitGroup
+	if certs := s.settings.TLS.Certificates; certs != nil {
+		watcher.Go(func() { certs.Watch(s.ctx, s.settings.TLS.ReloadInterval, s.log) })
+	}
+	var err error
+	pending := len(servers)
 	select {
-	case err := <-errc:
-		s.cancel()
-		return err
+	case err = <-errc:
+		pending--
 	case <-ctx.Done():
 	}
-	err := s.ftp.Stop()
-	s.cancel()
-	<-errc
-	if errors.Is(err, ftpserver.ErrNotListening) {
-		err = nil
+	for _, srv := range servers {
+		if serr := srv.Stop(); serr != nil && !errors.Is(serr, ftpserver.ErrNotListening) && err == nil {
+			err = serr
+		}
 	}
+	s.cancel()
+	for ; pending > 0; pending-- {
+		if serr := <-errc; err == nil {
+			err = serr
+		}
+	}
+	watcher.Wait()
 	return err
 }
 

@@ -30,10 +30,13 @@ type Settings struct {
 	ActivePort20 bool
 	// IdleTimeout disconnects a control connection idle this long. Default 15 min.
 	IdleTimeout time.Duration
-	// ConnectionTimeout bounds the wait for a data connection to open. Default 30 s.
+	// ConnectionTimeout bounds the wait for a data connection to open, and
+	// the TLS handshake of an implicit FTPS connection. Default 30 s.
 	ConnectionTimeout time.Duration
 	// Banner is the greeting sent on connection. Default "s3ftp ready".
 	Banner string
+	// TLS configures FTPS; the zero value disables it.
+	TLS TLSSettings
 }
 
 func (s Settings) withDefaults() (Settings, error) {
@@ -60,6 +63,11 @@ func (s Settings) withDefaults() (Settings, error) {
 			return s, fmt.Errorf("public host %s: PASV can only advertise an IPv4 address", s.PublicHost)
 		}
 	}
+	tlsSet, err := s.TLS.withDefaults()
+	if err != nil {
+		return s, err
+	}
+	s.TLS = tlsSet
 	return s, nil
 }
 

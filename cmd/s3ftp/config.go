@@ -28,6 +28,13 @@ type Config struct {
 	IdleTimeout  time.Duration `key:"idle-timeout" help:"disconnect control connections idle this long"`
 	Banner       string        `key:"banner" help:"greeting sent to FTP clients"`
 
+	TLSCert            string   `key:"tls-cert" help:"PEM file of the FTPS certificate (and its chain); enables AUTH TLS on the FTP port; reloaded on SIGHUP and when the file changes"`
+	TLSKey             string   `key:"tls-key" help:"PEM file of the FTPS certificate's private key"`
+	TLSMinVersion      string   `key:"tls-min-version" help:"lowest TLS version accepted: 1.2 or 1.3; 1.0 and 1.1 only for old devices that need them (see docs/ftps.md)"`
+	TLSCipherSuites    []string `key:"tls-cipher-suites" help:"cipher suites of TLS 1.2 and older, Go names (default: Go's secure defaults); insecure ones need tls-min-version below 1.2"`
+	TLSRequired        bool     `key:"tls-required" help:"every session must use TLS: AUTH TLS before USER, PROT P before transfers"`
+	FTPSImplicitListen string   `key:"ftps-implicit-listen" help:"address of an implicit FTPS port (TLS from the first byte), e.g. 0.0.0.0:990; empty disables it"`
+
 	DataDir          string `key:"data-dir" help:"directory for the user database and the embedded S3 store"`
 	Storage          string `key:"storage" help:"embedded (S3 store in this process, objects under data-dir/s3) or s3 (default: s3 when s3-endpoint or s3-region is set)"`
 	EmbeddedS3Listen string `key:"embedded-s3-listen" help:"address of the embedded S3 endpoint"`
@@ -67,6 +74,7 @@ func defaultConfig(withFile bool) Config {
 		PassivePorts:       "30000-30099",
 		IdleTimeout:        15 * time.Minute,
 		Banner:             "s3ftp ready",
+		TLSMinVersion:      "1.2",
 		DataDir:            "./data",
 		EmbeddedS3Listen:   "127.0.0.1:0",
 		S3Checksum:         "auto",

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/auth/api"
@@ -35,8 +36,9 @@ type loadedConfig struct {
 	file         string // the --config file, "" for none
 	passivePorts gateway.PortRange
 	checksums    storage.ChecksumMode
-	embedded     bool        // use the embedded S3 store
-	apiTokens    []api.Token // from api-token-hashes, api-read-token-hashes and api-token
+	embedded     bool                // use the embedded S3 store
+	apiTokens    []api.Token         // from api-token-hashes, api-read-token-hashes and api-token
+	tls          gateway.TLSSettings // from the tls-* keys and ftps-implicit-listen; zero without tls-cert
 }
 
 // parseConfig parses the flags of serve and config check and loads the
@@ -79,6 +81,9 @@ func (c *loadedConfig) validate() error {
 	}
 	if c.IdleTimeout < 1e9 {
 		return bad("idle-timeout", errors.New("must be at least 1s"))
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
 	}
 	switch c.Storage {
 	case "embedded":
@@ -267,6 +272,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		Settings: gateway.Settings{
 			ListenAddr: c.FTPListen, PassivePorts: c.passivePorts, PublicHost: c.PublicHost,
 			ActivePort20: c.ActivePort20, IdleTimeout: c.IdleTimeout, Banner: c.Banner,
+			TLS: c.tls,
 		},
 		Authenticator: authn,
 		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
@@ -280,8 +286,10 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err := gw.Listen(); err != nil {
 		return err
 	}
-	printStartup(e.stdout, c, gw.Addr(), store, apiSrv, static, demoPassword)
-	log.Info("serving", "ftp", gw.Addr(), "passive_ports", c.passivePorts.String(), "version", versionString())
+	stopHUP := reloadOnSIGHUP(ctx, gw, c.tls.Certificates != nil, log)
+	defer stopHUP()
+	printStartup(e.stdout, c, gw.Addr(), gw.ImplicitAddr(), store, apiSrv, static, demoPassword)
+	log.Info("serving", "ftp", gw.Addr(), "ftps_implicit", gw.ImplicitAddr(), "passive_ports", c.passivePorts.String(), "version", versionString())
 	err = gw.Serve(ctx)
 	log.Info("stopped")
 	return err
@@ -310,11 +318,23 @@ func demoUser(name, password string) (*auth.User, string, error) {
 
 // printStartup tells the operator where everything is, in one write (so a
 // reader of the output sees all the lines at once).
-func printStartup(out io.Writer, c *loadedConfig, ftpAddr string, store *embedded.Server, apiSrv *apiServer, static []*auth.User, demoPassword string) {
+func printStartup(out io.Writer, c *loadedConfig, ftpAddr, implicitAddr string, store *embedded.Server, apiSrv *apiServer, static []*auth.User, demoPassword string) {
 	w := &strings.Builder{}
 	defer func() { _, _ = io.WriteString(out, w.String()) }()
 	fmt.Fprintf(w, "s3ftp %s\n", versionString())
 	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, c.passivePorts)
+	if certs := c.tls.Certificates; certs != nil {
+		mode := "optional"
+		if c.TLSRequired {
+			mode = "required for every session"
+		}
+		leaf := certs.Certificate().Leaf
+		fmt.Fprintf(w, "  FTPS:       explicit (AUTH TLS) on the FTP port, %s; TLS %s or later; certificate %s, expires %s\n",
+			mode, c.TLSMinVersion, leaf.Subject, leaf.NotAfter.UTC().Format(time.DateOnly))
+	}
+	if implicitAddr != "" {
+		fmt.Fprintf(w, "  FTPS:       implicit ftps://%s\n", implicitAddr)
+	}
 	if store != nil {
 		dir, _ := filepath.Abs(filepath.Join(c.DataDir, "s3"))
 		fmt.Fprintf(w, "  S3:         %s (embedded store, objects under %s)\n", store.Endpoint(), dir)
@@ -344,7 +364,11 @@ func printStartup(out io.Writer, c *loadedConfig, ftpAddr string, store *embedde
 		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 			host = "127.0.0.1"
 		}
-		fmt.Fprintf(w, "  try:        curl -T README.md ftp://%s:%s@%s/\n", u.Name, demoPassword, net.JoinHostPort(host, port))
+		ssl := ""
+		if c.TLSRequired {
+			ssl = "--ssl-reqd "
+		}
+		fmt.Fprintf(w, "  try:        curl %s-T README.md ftp://%s:%s@%s/\n", ssl, u.Name, demoPassword, net.JoinHostPort(host, port))
 	}
 }
 
