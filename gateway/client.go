@@ -45,7 +45,7 @@ var (
 
 // reply converts err for the client, logging it when it is not the client's doing.
 func (d *clientDriver) reply(op, name string, err error) error {
-	r, report := toReply(name, err)
+	r, report := toReply(err)
 	if report {
 		d.sess.log.Error("storage error", "op", op, "path", name, "err", err)
 	}
@@ -58,7 +58,7 @@ func (d *clientDriver) require(name string, want auth.Permissions) error {
 		return nil
 	}
 	d.sess.log.Info("permission denied", "path", name, "need", want.String())
-	return errPermission(name)
+	return errPermission
 }
 
 // canSeeFiles reports whether the user may learn about existing files (their
@@ -79,7 +79,7 @@ func (d *clientDriver) Stat(name string) (fs.FileInfo, error) {
 		return nil, d.reply("stat", name, err)
 	}
 	if !fi.IsDir() && !d.canSeeFiles() {
-		return nil, errPermission(name)
+		return nil, errPermission
 	}
 	return d.names.listing([]fs.FileInfo{fi})[0], nil
 }
@@ -161,7 +161,7 @@ func (d *clientDriver) refuseOverwrite(name string) error {
 		return nil // the upload itself reports the conflict
 	}
 	d.sess.log.Info("permission denied", "path", name, "need", "overwrite")
-	return errPermission(name)
+	return errPermission
 }
 
 // Mkdir creates a directory; it needs the mkdir permission.

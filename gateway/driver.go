@@ -65,9 +65,12 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		IdleTimeout:             int(s.IdleTimeout / time.Second),
 		ConnectionTimeout:       int(s.ConnectionTimeout / time.Second),
 		ActiveTransferPortNon20: !s.ActivePort20,
-		DisableMFMT:             true, // S3 cannot set LastModified
+		DisableMFMT:             true, // S3 cannot set LastModified: MFMT answers 502
+		EnableHASH:              true, // answered from the digests kept at upload
 		DefaultTransferType:     ftpserver.TransferTypeBinary,
-		DisableASCIIConversion:  true, // store bytes as sent, as vsftpd does by default
+		DisableASCIIConversion:  !s.ASCIIConversion,
+		// A private address in PORT/EPRT is the client's own, behind NAT.
+		ActivePrivateAddressSubstitution: s.ActiveNATSubstitution,
 		// Data connections must come from (active: go to) the client's own
 		// address: no FTP bounce, no stolen passive connections.
 		ActiveConnectionsCheck: ftpserver.IPMatchRequired,
@@ -165,6 +168,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, s.log),
 		perms: u.Permissions,
 		sess:  s,
+		names: &names{cs: d.srv.charset},
 	}, nil
 }
 

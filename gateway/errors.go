@@ -9,7 +9,7 @@ import (
 )
 
 // replyError is what the FTP client is shown for a failed operation: a short
-// message that names the FTP path and the reason, never a bucket, key,
+// reason (ftpserverlib's reply names the path), never a bucket, key,
 // endpoint or S3 request id. ftpserverlib writes err.Error() into its reply
 // and picks the reply code with errors.Is on its sentinels, so replyError
 // unwraps to the ftpserverlib sentinel (if any) and to the error's kind
@@ -55,7 +55,7 @@ var replyKinds = []struct {
 // sees. Unknown errors (S3 unreachable, ...) become "storage temporarily
 // unavailable"; report says whether the original should be logged because
 // it is not the client's doing.
-func toReply(path string, err error) (reply error, report bool) {
+func toReply(err error) (reply error, report bool) {
 	if err == nil {
 		return nil, false
 	}
@@ -63,19 +63,13 @@ func toReply(path string, err error) (reply error, report bool) {
 	if errors.As(err, &re) {
 		return re, false
 	}
-	prefix := ""
-	if path != "" {
-		prefix = path + ": "
-	}
 	for _, k := range replyKinds {
 		if errors.Is(err, k.kind) {
-			return &replyError{msg: prefix + k.msg, code: k.code, kind: k.kind}, errors.Is(err, storage.ErrBackend)
+			return &replyError{msg: k.msg, code: k.code, kind: k.kind}, errors.Is(err, storage.ErrBackend)
 		}
 	}
-	return &replyError{msg: prefix + "storage temporarily unavailable", kind: storage.ErrBackend}, true
+	return &replyError{msg: "storage temporarily unavailable", kind: storage.ErrBackend}, true
 }
 
 // errPermission is the reply for an operation the user's permissions forbid.
-func errPermission(path string) error {
-	return &replyError{msg: path + ": permission denied", kind: fs.ErrPermission}
-}
+var errPermission = &replyError{msg: "permission denied", kind: fs.ErrPermission}

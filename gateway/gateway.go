@@ -49,6 +49,7 @@ type Server struct {
 	implicit *ftpserver.FtpServer // nil without an implicit FTPS port
 	tls      *tls.Config          // nil without TLS; the same for every connection
 	resolver *publicIPResolver
+	charset  *charset        // nil: file names must be UTF-8
 	ctx      context.Context // parent of every session's context
 	cancel   context.CancelFunc
 }
@@ -59,6 +60,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("gateway: Authenticator and NewFs are required")
 	}
 	set, err := cfg.Settings.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("gateway settings: %w", err)
+	}
+	charset, err := newCharset(set.LegacyCharset)
 	if err != nil {
 		return nil, fmt.Errorf("gateway settings: %w", err)
 	}
@@ -73,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		newFs:    cfg.NewFs,
 		log:      log,
 		resolver: &publicIPResolver{host: set.PublicHost, lookup: net.DefaultResolver.LookupIP},
+		charset:  charset,
 		ctx:      ctx,
 		cancel:   cancel,
 	}

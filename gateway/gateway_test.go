@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -520,7 +522,109 @@ func TestMiscCommands(t *testing.T) {
 	c.cmd(257, "PWD")
 	c.cmd(550, "CWD /missing")
 	c.cmd(550, "RETR missing")
+	c.cmd(200, "STRU F")
+	c.cmd(504, "STRU R")
+	c.cmd(200, "MODE S")
+	c.cmd(200, "ALLO 1000")
+	c.cmd(502, "MFMT 20260101000000 x")
 	c.cmd(221, "QUIT")
+}
+
+// TestHashCommands: HASH and the X commands answer the digest of a file
+// whose name has spaces, from the stored digests.
+func TestHashCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{})
+	c := e.dial(t, "alice", true)
+	data := randBytes(70000)
+	must(t, "stor", c.Stor("/dir/a b c.bin", bytes.NewReader(data)))
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	r := rawDial(t, e.addr, "")
+	r.login("alice")
+	if feat := r.cmd(211, "FEAT"); !strings.Contains(feat, "HASH ") || !strings.Contains(feat, "SHA-256") {
+		t.Errorf("FEAT lacks the HASH line: %s", feat)
+	}
+	r.cmd(200, "OPTS HASH SHA-256")
+	if got := r.cmd(213, "HASH /dir/a b c.bin"); !strings.Contains(got, want) {
+		t.Errorf("HASH = %s, want %s", got, want)
+	}
+	r.cmd(250, "CWD /dir")
+	if got := r.cmd(250, "XSHA256 a b c.bin"); !strings.Contains(got, want) {
+		t.Errorf("XSHA256 (relative) = %s, want %s", got, want)
+	}
+	part := sha256.Sum256(data[10:1000])
+	if got := r.cmd(250, "XSHA256 a b c.bin 10 1000"); !strings.Contains(got, hex.EncodeToString(part[:])) {
+		t.Errorf("XSHA256 with a range = %s", got)
+	}
+	r.cmd(550, "HASH missing.bin")
+}
+
+// TestActiveNATSubstitution: with the option, a private address announced
+// in PORT is replaced by the client's; without it, it is refused.
+func TestActiveNATSubstitution(t *testing.T) {
+	t.Parallel()
+	for _, substitute := range []bool{false, true} {
+		e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{ActiveNATSubstitution: substitute}})
+		e.put(t, "alice/f.txt", []byte("from behind NAT"))
+		c := rawDial(t, e.addr, "127.0.0.1")
+		c.login("alice")
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		must(t, "listen", err)
+		defer l.Close()
+		port := l.Addr().(*net.TCPAddr).Port
+		code, text := c.send2(fmt.Sprintf("PORT 192,168,1,20,%d,%d", port/256, port%256)) // the device's inside address
+		if !substitute {
+			if code < 500 {
+				t.Errorf("without substitution: PORT to 192.168.1.20 = %d %s, want refusal", code, text)
+			}
+			continue
+		}
+		if code != 200 {
+			t.Fatalf("with substitution: PORT = %d %s", code, text)
+		}
+		c.send("RETR f.txt")
+		_ = l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+		conn, err := l.Accept()
+		must(t, "accept the data connection at the client's address", err)
+		c.expect(150)
+		got, _ := io.ReadAll(conn)
+		conn.Close()
+		c.expect(226)
+		if string(got) != "from behind NAT" {
+			t.Errorf("downloaded %q", got)
+		}
+		if code, _ := c.send2("PORT 192,0,2,10,0,25"); code < 500 {
+			t.Errorf("a public foreign address was accepted with substitution on (bounce)")
+		}
+	}
+}
+
+// TestASCIIConversion: TYPE A stores bytes as sent by default, and converts
+// CRLF to LF with ASCIIConversion.
+func TestASCIIConversion(t *testing.T) {
+	t.Parallel()
+	for _, convert := range []bool{false, true} {
+		e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{ASCIIConversion: convert}})
+		c := rawDial(t, e.addr, "")
+		c.login("alice")
+		c.cmd(200, "TYPE A")
+		addr := c.pasv(true)
+		conn, err := net.Dial("tcp", addr)
+		must(t, "dial", err)
+		c.send("STOR report.csv")
+		c.expect(150)
+		_, _ = conn.Write([]byte("a;b\r\nc;d\r\n"))
+		conn.Close()
+		c.expect(226)
+		want := "a;b\r\nc;d\r\n"
+		if convert {
+			want = "a;b\nc;d\n"
+		}
+		if got, _ := e.object("alice/report.csv"); string(got) != want {
+			t.Errorf("conversion %v: stored %q, want %q", convert, got, want)
+		}
+	}
 }
 
 // TestPassiveSettings: the advertised address and the port range are used.

@@ -35,6 +35,20 @@ type Settings struct {
 	ConnectionTimeout time.Duration
 	// Banner is the greeting sent on connection. Default "s3ftp ready".
 	Banner string
+	// ActiveNATSubstitution replaces a private, link-local or loopback
+	// address a client announces in PORT/EPRT by its control connection's
+	// address, for devices behind NAT that announce their inside address.
+	// Default false. It opens no bounce: other addresses must still match.
+	ActiveNATSubstitution bool
+	// ASCIIConversion converts line endings of TYPE A transfers (CRLF on the
+	// wire, LF stored). Default false: bytes are stored as sent, as vsftpd
+	// does by default, and SIZE and REST work in TYPE A too.
+	ASCIIConversion bool
+	// LegacyCharset, e.g. "windows-1252" or "shift_jis", decodes file names
+	// that are not valid UTF-8 (old device firmware) from that charset; the
+	// listings of a session that sent such names are encoded back to it.
+	// Default "": names must be UTF-8.
+	LegacyCharset string
 	// TLS configures FTPS; the zero value disables it.
 	TLS TLSSettings
 }
@@ -57,6 +71,9 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if strings.ContainsAny(s.Banner, "\r\n") {
 		return s, errors.New("banner must be a single line")
+	}
+	if _, err := newCharset(s.LegacyCharset); err != nil {
+		return s, fmt.Errorf("legacy charset: %w", err)
 	}
 	if s.PublicHost != "" {
 		if addr, err := netip.ParseAddr(s.PublicHost); err == nil && !addr.Unmap().Is4() {

@@ -28,6 +28,10 @@ type Config struct {
 	IdleTimeout  time.Duration `key:"idle-timeout" help:"disconnect control connections idle this long"`
 	Banner       string        `key:"banner" help:"greeting sent to FTP clients"`
 
+	ActiveNATSubstitution bool   `key:"active-nat-substitution" help:"for clients behind NAT: replace a private address announced in PORT/EPRT by the client's address (other addresses are still refused)"`
+	ASCIIConversion       bool   `key:"ascii-conversion" help:"convert line endings of TYPE A transfers (default: store the bytes as sent, as vsftpd does)"`
+	LegacyCharset         string `key:"legacy-charset" help:"charset of file names that are not UTF-8, e.g. windows-1252 or shift_jis (old device firmware); empty: UTF-8 only"`
+
 	TLSCert            string   `key:"tls-cert" help:"PEM file of the FTPS certificate (and its chain); enables AUTH TLS on the FTP port; reloaded on SIGHUP and when the file changes"`
 	TLSKey             string   `key:"tls-key" help:"PEM file of the FTPS certificate's private key"`
 	TLSMinVersion      string   `key:"tls-min-version" help:"lowest TLS version accepted: 1.2 or 1.3; 1.0 and 1.1 only for old devices that need them (see docs/ftps.md)"`
@@ -39,16 +43,17 @@ type Config struct {
 	Storage          string `key:"storage" help:"embedded (S3 store in this process, objects under data-dir/s3) or s3 (default: s3 when s3-endpoint or s3-region is set)"`
 	EmbeddedS3Listen string `key:"embedded-s3-listen" help:"address of the embedded S3 endpoint"`
 
-	S3Endpoint    string        `key:"s3-endpoint" help:"S3 endpoint URL (empty: AWS)"`
-	S3Region      string        `key:"s3-region" help:"S3 region (default us-east-1 with a custom endpoint)"`
-	S3PathStyle   bool          `key:"s3-path-style" help:"address buckets as endpoint/bucket (most S3-compatible servers need this)"`
-	S3AccessKey   string        `key:"s3-access-key" secret:"true" help:"S3 access key (empty: the AWS default credential chain)"`
-	S3SecretKey   string        `key:"s3-secret-key" secret:"true" help:"S3 secret key"`
-	S3Checksum    string        `key:"s3-checksum" help:"upload checksums: auto, when_supported or when_required"`
-	S3PartSize    byteSize      `key:"s3-part-size" help:"multipart part size and single-request upload limit (min 5MiB)"`
-	S3Concurrency int           `key:"s3-concurrency" help:"parts of one upload sent at once"`
-	S3Timeout     time.Duration `key:"s3-timeout" help:"timeout of each S3 metadata request"`
-	RenameLimit   int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
+	S3Endpoint      string        `key:"s3-endpoint" help:"S3 endpoint URL (empty: AWS)"`
+	S3Region        string        `key:"s3-region" help:"S3 region (default us-east-1 with a custom endpoint)"`
+	S3PathStyle     bool          `key:"s3-path-style" help:"address buckets as endpoint/bucket (most S3-compatible servers need this)"`
+	S3AccessKey     string        `key:"s3-access-key" secret:"true" help:"S3 access key (empty: the AWS default credential chain)"`
+	S3SecretKey     string        `key:"s3-secret-key" secret:"true" help:"S3 secret key"`
+	S3Checksum      string        `key:"s3-checksum" help:"upload checksums: auto, when_supported or when_required"`
+	S3PartSize      byteSize      `key:"s3-part-size" help:"multipart part size and single-request upload limit (min 5MiB)"`
+	S3Concurrency   int           `key:"s3-concurrency" help:"parts of one upload sent at once"`
+	S3Timeout       time.Duration `key:"s3-timeout" help:"timeout of each S3 metadata request"`
+	MultipartHashes string        `key:"multipart-hashes" help:"keep the digests of multipart uploads for HASH: none (HASH reads the object) or copy (a server-side copy of the object onto itself at upload)"`
+	RenameLimit     int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
 
 	DBURL              string        `key:"db-url" secret:"true" help:"PostgreSQL URL of a user store shared by several gateways (postgres://...); empty: SQLite in data-dir/users.db"`
 	LoginMaxFailures   int           `key:"login-max-failures" help:"failed logins from one client address, or for one user name, within login-failure-window before they are refused (0: no limit)"`
@@ -82,6 +87,7 @@ func defaultConfig(withFile bool) Config {
 		S3Concurrency:      2,
 		S3Timeout:          30 * time.Second,
 		RenameLimit:        1000,
+		MultipartHashes:    "none",
 		LoginMaxFailures:   10,
 		LoginFailureWindow: 15 * time.Minute,
 		APIListen:          "127.0.0.1:8080",

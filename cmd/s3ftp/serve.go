@@ -33,12 +33,13 @@ const (
 // loadedConfig is a validated configuration and where it came from.
 type loadedConfig struct {
 	Config
-	file         string // the --config file, "" for none
-	passivePorts gateway.PortRange
-	checksums    storage.ChecksumMode
-	embedded     bool                // use the embedded S3 store
-	apiTokens    []api.Token         // from api-token-hashes, api-read-token-hashes and api-token
-	tls          gateway.TLSSettings // from the tls-* keys and ftps-implicit-listen; zero without tls-cert
+	file            string // the --config file, "" for none
+	passivePorts    gateway.PortRange
+	checksums       storage.ChecksumMode
+	embedded        bool                    // use the embedded S3 store
+	apiTokens       []api.Token             // from api-token-hashes, api-read-token-hashes and api-token
+	tls             gateway.TLSSettings     // from the tls-* keys and ftps-implicit-listen; zero without tls-cert
+	multipartHashes storage.MultipartHashes // from multipart-hashes
 }
 
 // parseConfig parses the flags of serve and config check and loads the
@@ -116,6 +117,12 @@ func (c *loadedConfig) validate() error {
 	}
 	if c.S3Timeout < 1e9 {
 		return bad("s3-timeout", errors.New("must be at least 1s"))
+	}
+	if c.multipartHashes, err = storage.ParseMultipartHashes(c.MultipartHashes); err != nil {
+		return bad("multipart-hashes", err)
+	}
+	if err := gateway.CheckCharset(c.LegacyCharset); err != nil {
+		return bad("legacy-charset", err)
 	}
 	if c.RenameLimit < 1 {
 		return bad("rename-limit", errors.New("must be at least 1"))
@@ -215,7 +222,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	}
 	svc, err := storage.NewService(client, storage.Settings{
 		PartSize: int64(c.S3PartSize), Concurrency: c.S3Concurrency, Checksums: checksums,
-		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit,
+		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit, MultipartHashes: c.multipartHashes,
 	})
 	if err != nil {
 		return err
@@ -272,7 +279,8 @@ func serve(ctx context.Context, args []string, e env) error {
 		Settings: gateway.Settings{
 			ListenAddr: c.FTPListen, PassivePorts: c.passivePorts, PublicHost: c.PublicHost,
 			ActivePort20: c.ActivePort20, IdleTimeout: c.IdleTimeout, Banner: c.Banner,
-			TLS: c.tls,
+			ActiveNATSubstitution: c.ActiveNATSubstitution, ASCIIConversion: c.ASCIIConversion,
+			LegacyCharset: c.LegacyCharset, TLS: c.tls,
 		},
 		Authenticator: authn,
 		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {

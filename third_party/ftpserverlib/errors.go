@@ -2,7 +2,6 @@ package ftpserver
 
 import (
 	"errors"
-	"fmt"
 )
 
 var (
@@ -35,8 +34,10 @@ func newDriverError(str string, err error) DriverError {
 	return DriverError{str: str, err: err}
 }
 
+// Error returns the driver's message only: it goes to the client, which has
+// no use for "calling GetHandle" (s3ftp patch).
 func (e DriverError) Error() string {
-	return fmt.Sprintf("driver error: %s: %v", e.str, e.err)
+	return e.err.Error()
 }
 
 func (e DriverError) Unwrap() error {
@@ -53,8 +54,10 @@ func newNetworkError(str string, err error) NetworkError {
 	return NetworkError{str: str, err: err}
 }
 
+// Error names what failed without the socket error, which gives the
+// server's internal addresses away (s3ftp patch).
 func (e NetworkError) Error() string {
-	return fmt.Sprintf("network error: %s: %v", e.str, e.err)
+	return "network error: " + e.str
 }
 
 func (e NetworkError) Unwrap() error {
@@ -71,8 +74,9 @@ func newFileAccessError(str string, err error) FileAccessError {
 	return FileAccessError{str: str, err: err}
 }
 
+// Error returns the underlying message only (s3ftp patch).
 func (e FileAccessError) Error() string {
-	return fmt.Sprintf("file access error: %s: %v", e.str, e.err)
+	return e.err.Error()
 }
 
 func (e FileAccessError) Unwrap() error {

@@ -72,7 +72,7 @@ func (c *clientHandler) transferFile(write bool, appendFile bool, param, info st
 	// If this fail, can stop right here and reset the seek position
 	if err != nil {
 		if !c.isCommandAborted() {
-			c.writeMessage(getErrorCode(err, StatusActionNotTaken), "Could not access file: "+err.Error())
+			c.writeMessage(getErrorCode(err, StatusActionNotTaken), fmt.Sprintf("Could not access %s: %v", path, err)) // s3ftp patch: name the file
 		}
 
 		c.ctxRest = 0
@@ -111,8 +111,9 @@ func (c *clientHandler) transferFile(write bool, appendFile bool, param, info st
 	}
 
 	err = c.doFileTransfer(fileTransferConn, file, write)
-	// we ignore close error for reads
-	if errClose := file.Close(); errClose != nil && err == nil && write {
+	// we ignore close error for reads; for writes it is the upload's outcome,
+	// which says more than the data connection's error (s3ftp patch)
+	if errClose := file.Close(); errClose != nil && write {
 		err = errClose
 	}
 
@@ -626,14 +627,17 @@ func (c *clientHandler) handleGenericHash(param string, algo HASHAlgo, isCustomM
 		return nil
 	}
 
-	args, err := unquoteSpaceSeparatedParams(param)
-	if err != nil || len(args) == 0 {
+	// s3ftp patch: the whole parameter is the path (names have spaces), but
+	// for the X commands two trailing numbers, which are the range; and the
+	// path is resolved against the current directory before Stat.
+	args := hashParams(param, isCustomMode)
+	if len(args) == 0 || args[0] == "" {
 		c.writeMessage(StatusSyntaxErrorParameters, fmt.Sprintf("invalid HASH parameters: %v", param))
 
-		return nil //nolint:nilerr
+		return nil
 	}
 
-	info, err := c.driver.Stat(args[0])
+	info, err := c.driver.Stat(c.absPath(args[0]))
 	if err != nil {
 		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("%v: %v", param, err))
 
@@ -756,6 +760,35 @@ func (c *clientHandler) closeUnchecked(file io.Closer) {
 			"err", err,
 		)
 	}
+}
+
+// hashParams splits the parameter of a HASH command into the path and, for
+// the X commands (withRange), a start and an end when the parameter ends in
+// two numbers. A quoted path is unquoted. s3ftp patch.
+func hashParams(param string, withRange bool) []string {
+	param = strings.TrimSpace(param)
+	if withRange {
+		fields := strings.Fields(param)
+		if n := len(fields); n >= 3 {
+			_, errStart := strconv.ParseInt(fields[n-2], 10, 64)
+			_, errEnd := strconv.ParseInt(fields[n-1], 10, 64)
+			if errStart == nil && errEnd == nil {
+				rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(param, fields[n-1])), fields[n-2]))
+				return []string{unquote(rest), fields[n-2], fields[n-1]}
+			}
+		}
+	}
+
+	return []string{unquote(param)}
+}
+
+// unquote removes the double quotes around s, if any.
+func unquote(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+
+	return s
 }
 
 func getPartialHASHRange(args []string, start *int64, end *int64) error {

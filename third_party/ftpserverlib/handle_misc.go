@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -252,11 +253,22 @@ func (c *clientHandler) handleFEAT(_ string) error {
 
 		nonStandardHashImpl := []string{"XCRC", "MD5", "XMD5", "XSHA", "XSHA1", "XSHA256", "XSHA512"}
 		hashMapping := getHashMapping()
+		names := make([]string, 0, len(hashMapping))
 
-		for k, v := range hashMapping {
+		for k := range hashMapping {
+			names = append(names, k)
+		}
+
+		sort.Strings(names)
+
+		// s3ftp patch: the feature is "HASH <list>" (draft-bryan-ftpext-hash),
+		// in a stable order; upstream sent the list alone, in map order.
+		hashLine.WriteString("HASH ")
+
+		for _, k := range names {
 			hashLine.WriteString(k)
 
-			if v == c.selectedHashAlgo {
+			if hashMapping[k] == c.selectedHashAlgo {
 				hashLine.WriteString("*")
 			}
 
