@@ -1,0 +1,343 @@
+package devices
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/syncbuf"
+)
+
+// backend is an S3 store a gateway runs against.
+type backend struct {
+	name string
+	kind string // embeddedStore or versityStore
+}
+
+const (
+	embeddedStore = "embedded"  // the default: the S3 store inside the s3ftp process
+	versityStore  = "versitygw" // a separate versitygw process, reached over the S3 API
+)
+
+// backends is the table every transcript runs against.
+var backends = []backend{
+	{name: "embedded", kind: embeddedStore},
+	{name: "versitygw", kind: versityStore},
+}
+
+// The FTP user every transcript logs in as, with the permissions its user
+// line gives; its files go to BUCKET/site-a/device/ so that the key mapping
+// under a prefix is exercised too.
+const (
+	ftpUser   = "device"
+	ftpPrefix = "site-a/device/"
+)
+
+// gateway is a running `s3ftp serve` child process.
+type gateway struct {
+	kind     string
+	addr     string // FTP control address, 127.0.0.1:PORT
+	password string
+	store    Store
+
+	cmd    *exec.Cmd
+	stdout *syncbuf.Buffer
+	log    string // file receiving the JSON log
+}
+
+func (g *gateway) target() Target {
+	return Target{Addr: g.addr, User: ftpUser, Password: g.password, Store: g.store}
+}
+
+// startGateway adds the transcript's user to a fresh data directory and
+// starts `s3ftp serve` on 127.0.0.1:0 with any passive port, the API on
+// 127.0.0.1:0 and the transcript's serve flags, on the backend b. It is
+// stopped with SIGTERM when the test ends and must then exit 0.
+func startGateway(t *testing.T, b backend, script *Script) *gateway {
+	t.Helper()
+	dataDir := t.TempDir()
+	g := &gateway{kind: b.kind, password: randomHex(12)}
+	bucket := "devices"
+	var args []string
+	switch b.kind {
+	case embeddedStore:
+		args = []string{"serve", "--ftp-listen", "127.0.0.1:0", "--passive-ports", "", "--api-listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-format", "json"}
+		g.store = &fileStore{root: filepath.Join(dataDir, "s3", bucket, filepath.FromSlash(ftpPrefix))}
+	case versityStore:
+		srv := s3test.Versity(t)
+		bucket = srv.NewBucket(t)
+		config := filepath.Join(t.TempDir(), "s3ftp.yaml")
+		yaml := fmt.Sprintf(`# written by test/devices
+ftp-listen: 127.0.0.1:0
+passive-ports: ""
+api-listen: 127.0.0.1:0
+data-dir: %q
+s3-endpoint: %q
+s3-path-style: true
+s3-access-key: %q
+s3-secret-key: %q
+log-format: json
+`, dataDir, srv.Endpoint, srv.AccessKey, srv.SecretKey)
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"serve", "--config", config}
+		g.store = &s3Store{client: srv.Client(false, nil), bucket: bucket, prefix: ftpPrefix}
+	default:
+		t.Fatalf("unknown backend kind %q", b.kind)
+	}
+	out := runBinary(t, g.password+"\n", "users", "add", ftpUser, "--bucket", bucket, "--prefix", ftpPrefix,
+		"--permissions", script.Permissions, "--password-stdin", "--data-dir", dataDir)
+	if !strings.Contains(out, "added user "+ftpUser) {
+		t.Fatalf("users add printed %q", out)
+	}
+	g.start(t, append(args, script.Serve...))
+	return g
+}
+
+var ftpLine = regexp.MustCompile(`(?m)^\s*FTP:\s+ftp://(127\.0\.0\.1:\d+) `)
+
+// start runs the binary with args and waits up to 20 s for the FTP address
+// on stdout.
+func (g *gateway) start(t *testing.T, args []string) {
+	t.Helper()
+	logFile, err := os.CreateTemp(t.TempDir(), "s3ftp-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.log = logFile.Name()
+	g.stdout = &syncbuf.Buffer{}
+	g.cmd = exec.Command(binary, args...)
+	g.cmd.Stdout, g.cmd.Stderr = g.stdout, logFile
+	g.cmd.Env = withoutS3ftpEnv(os.Environ())
+	if err := g.cmd.Start(); err != nil {
+		t.Fatalf("start s3ftp: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- g.cmd.Wait() }()
+	t.Cleanup(func() {
+		defer logFile.Close()
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("s3ftp serve exited with %v after SIGTERM (want status 0)", err)
+			}
+		case <-time.After(15 * time.Second):
+			_ = g.cmd.Process.Kill()
+			<-exited
+			t.Errorf("s3ftp serve did not stop within 15 s of SIGTERM")
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(g.log)
+			t.Logf("s3ftp serve (%s) log, last lines:\n%s", g.kind, tail(string(b), 40))
+		}
+	})
+	deadline := time.After(20 * time.Second)
+	for {
+		if m := ftpLine.FindStringSubmatch(g.stdout.String()); m != nil {
+			g.addr = m[1]
+			return
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			b, _ := os.ReadFile(g.log)
+			t.Fatalf("s3ftp serve exited at start (%v)\nstdout:\n%s\nlog:\n%s", err, g.stdout, b)
+		case <-deadline:
+			t.Fatalf("s3ftp serve printed no FTP address within 20 s\nstdout:\n%s", g.stdout)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// runBinary runs the s3ftp binary with args and stdin, fails the test
+// unless it exits with status 0 within 30 s, and returns its stdout.
+func runBinary(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = withoutS3ftpEnv(os.Environ())
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("s3ftp %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// withoutS3ftpEnv drops S3FTP_* variables (other than the test switch) so a
+// developer's environment cannot change the configuration under test.
+func withoutS3ftpEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "S3FTP_") && !strings.HasPrefix(kv, s3test.StrictEnv+"=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// fileStore reads the embedded store's files: each object is the plain file
+// DATA-DIR/s3/BUCKET/KEY and a marker a directory (docs/embedded-store.md).
+type fileStore struct {
+	root string // the directory of the user's prefix
+}
+
+var _ Store = (*fileStore)(nil)
+
+func (s *fileStore) path(name string) string {
+	return filepath.Join(s.root, filepath.FromSlash(path.Clean("/"+name)))
+}
+
+func (s *fileStore) Object(_ context.Context, name string) (string, int64, bool, error) {
+	f, err := os.Open(s.path(name))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return "", 0, false, nil
+	}
+	if err != nil {
+		return "", 0, false, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.IsDir() {
+		return "", 0, false, err
+	}
+	return hashReader(f)
+}
+
+func (s *fileStore) Dir(_ context.Context, name string) (bool, error) {
+	fi, err := os.Stat(s.path(name))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return false, nil
+	}
+	return err == nil && fi.IsDir(), err
+}
+
+func (s *fileStore) Files(_ context.Context, dir string) ([]string, error) {
+	root := s.path(dir)
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == root {
+			return fs.SkipAll
+		}
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		files = append(files, filepath.ToSlash(rel))
+		return err
+	})
+	return files, err
+}
+
+// s3Store reads objects through the S3 API.
+type s3Store struct {
+	client *s3.Client
+	bucket string
+	prefix string // the user's prefix, ending in "/"
+}
+
+var _ Store = (*s3Store)(nil)
+
+func (s *s3Store) key(name string) string {
+	return s.prefix + strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
+// dirKey returns the key prefix of the objects below the directory name.
+func (s *s3Store) dirKey(name string) string {
+	k := s.key(name)
+	if !strings.HasSuffix(k, "/") {
+		k += "/"
+	}
+	return k
+}
+
+func (s *s3Store) Object(ctx context.Context, name string) (string, int64, bool, error) {
+	key := s.key(name)
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return "", 0, false, nil
+	}
+	if err != nil {
+		return "", 0, false, fmt.Errorf("GetObject %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	return hashReader(out.Body)
+}
+
+func (s *s3Store) Dir(ctx context.Context, name string) (bool, error) {
+	prefix := s.dirKey(name)
+	one := int32(1)
+	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: &one})
+	if err != nil {
+		return false, fmt.Errorf("ListObjectsV2 %s: %w", prefix, err)
+	}
+	return len(out.Contents) > 0, nil
+}
+
+func (s *s3Store) Files(ctx context.Context, dir string) ([]string, error) {
+	prefix := s.dirKey(dir)
+	var files []string
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ListObjectsV2 %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if k := strings.TrimPrefix(*o.Key, prefix); k != "" && !strings.HasSuffix(k, "/") {
+				files = append(files, k)
+			}
+		}
+	}
+	return files, nil
+}
+
+// hashReader returns the hex sha256 and the length of what r holds.
+func hashReader(r io.Reader) (string, int64, bool, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return "", 0, false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, true, nil
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// randomHex returns 2n random hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
