@@ -330,7 +330,11 @@ func printStartup(out io.Writer, c *loadedConfig, ftpAddr, implicitAddr string, 
 	w := &strings.Builder{}
 	defer func() { _, _ = io.WriteString(out, w.String()) }()
 	fmt.Fprintf(w, "s3ftp %s\n", versionString())
-	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, c.passivePorts)
+	ports := c.passivePorts.String()
+	if ports == "" {
+		ports = "any"
+	}
+	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, ports)
 	if certs := c.tls.Certificates; certs != nil {
 		mode := "optional"
 		if c.TLSRequired {
