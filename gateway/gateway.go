@@ -35,6 +35,7 @@ type Config struct {
 	Authenticator Authenticator // required
 	NewFs         NewFsFunc     // required
 	Logger        *slog.Logger  // default: discard
+	Observer      Observer      // default: none
 }
 
 // Server is the FTP server: the control port (with AUTH TLS when TLS is
@@ -49,7 +50,8 @@ type Server struct {
 	implicit *ftpserver.FtpServer // nil without an implicit FTPS port
 	tls      *tls.Config          // nil without TLS; the same for every connection
 	resolver *publicIPResolver
-	charset  *charset        // nil: file names must be UTF-8
+	charset  *charset // nil: file names must be UTF-8
+	observe  Observer
 	ctx      context.Context // parent of every session's context
 	cancel   context.CancelFunc
 }
@@ -67,6 +69,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway settings: %w", err)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -79,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 		log:      log,
 		resolver: &publicIPResolver{host: set.PublicHost, lookup: net.DefaultResolver.LookupIP},
 		charset:  charset,
+		observe:  cfg.Observer,
 		ctx:      ctx,
 		cancel:   cancel,
 	}

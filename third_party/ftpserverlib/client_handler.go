@@ -91,6 +91,7 @@ func getHashName(algo HASHAlgo) string {
 type clientHandler struct {
 	connectedAt         time.Time       // Date of connection
 	paramsMutex         sync.RWMutex    // mutex to protect the parameters exposed to the library users
+	writeMu             sync.Mutex      // serializes reply lines (s3ftp patch: CloseWithMessage writes from another goroutine)
 	driver              ClientDriver    // Client handling driver
 	conn                net.Conn        // TCP connection
 	user                string          // Authenticated user
@@ -390,6 +391,25 @@ func (c *clientHandler) Close() error {
 	return c.disconnect()
 }
 
+// CloseWithMessage sends one reply line, such as "421 shutting down", ends
+// any transfer and closes the connection. RFC 959 allows 421 as the answer to
+// any command when the service must shut down. Reply lines are serialized,
+// so this may run while the client's own commands are answered. s3ftp patch.
+func (c *clientHandler) CloseWithMessage(code int, message string) error {
+	c.transferMu.Lock()
+	defer c.transferMu.Unlock()
+
+	c.isTransferAborted = true
+
+	if err := c.closeTransfer(); err != nil {
+		c.logger.Warn("Problem closing a transfer on external close request", "err", err)
+	}
+
+	c.writeMessage(code, message)
+
+	return c.disconnect()
+}
+
 // disconnects client and ends transfer notifying the driver
 func (c *clientHandler) end() {
 	c.server.driver.ClientDisconnected(c)
@@ -660,6 +680,9 @@ func (c *clientHandler) executeCommandFn(cmdDesc *CommandDescription, command, p
 }
 
 func (c *clientHandler) writeLine(line string) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+
 	if c.debug {
 		c.logger.Debug("Sending answer", "line", line)
 	}
