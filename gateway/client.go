@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/gateway/events"
 )
 
 // FileSystem is what a session works on: an afero.Fs plus the ftpserverlib
@@ -22,12 +23,15 @@ type FileSystem interface {
 	ReadDir(name string) ([]fs.FileInfo, error)
 	RemoveDir(name string) error
 	ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error)
+	// Key returns the object key of the file at name.
+	Key(name string) (string, error)
 }
 
 // clientDriver is the ftpserverlib ClientDriver of one logged-in session. It
 // checks the user's permissions before any storage call, converts errors into
 // safe replies (see toReply) and accounts for transfers.
 type clientDriver struct {
+	srv   *Server
 	fs    FileSystem
 	perms auth.Permissions
 	sess  *session
@@ -123,6 +127,9 @@ func (d *clientDriver) Create(name string) (afero.File, error) {
 // overwrite permission, so the usual upload costs no extra S3 request).
 func (d *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	name = d.names.decode(name)
+	if d.srv.draining.Load() {
+		return nil, errShuttingDown
+	}
 	upload := flags&(os.O_WRONLY|os.O_RDWR) != 0
 	if !upload {
 		if err := d.require(name, auth.PermDownload); err != nil {
@@ -194,6 +201,10 @@ func (d *clientDriver) Remove(name string) error {
 	}
 	err := d.fs.Remove(name)
 	d.sess.logChange(err, "delete", name)
+	if err == nil {
+		key, _ := d.fs.Key(name)
+		d.srv.events.Publish(d.event(events.TypeDelete, name, key))
+	}
 	return d.reply("delete", name, err)
 }
 
@@ -234,6 +245,13 @@ func (d *clientDriver) Rename(oldname, newname string) error {
 	}
 	err := d.fs.Rename(oldname, newname)
 	d.sess.logChange(err, "rename", oldname, "to", path.Clean(newname))
+	if err == nil {
+		oldKey, _ := d.fs.Key(oldname)
+		newKey, _ := d.fs.Key(newname)
+		e := d.event(events.TypeRename, newname, newKey)
+		e.OldKey, e.OldPath = oldKey, path.Clean("/"+oldname)
+		d.srv.events.Publish(e)
+	}
 	return d.reply("rename", oldname, err)
 }
 
@@ -277,3 +295,12 @@ func (d *clientDriver) ComputeHash(name string, algo ftpserver.HASHAlgo, start, 
 
 // AllocateSpace accepts ALLO: S3 needs no space reserved.
 func (d *clientDriver) AllocateSpace(int) error { return nil }
+
+// event returns an event of type typ about the file at name (key in S3),
+// with the session's user, bucket, client and id.
+func (d *clientDriver) event(typ, name, key string) events.Event {
+	return events.Event{
+		Type: typ, User: d.sess.user, Bucket: d.sess.bucket, Key: key, Path: path.Clean("/" + name),
+		ClientIP: d.sess.client.String(), Session: d.sess.id,
+	}
+}

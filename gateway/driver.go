@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -32,9 +33,18 @@ var _ ftpserver.MainDriver = (*driver)(nil)
 // session is the per-connection state kept in the ClientContext's Extra.
 type session struct {
 	id     string
+	cc     ftpserver.ClientContext
+	client netip.Addr
 	log    *slog.Logger
 	ctx    context.Context // cancelled when the client disconnects
 	cancel context.CancelFunc
+
+	// transfers counts the transfers in progress, so a shutdown can wait for
+	// them; user and bucket are set at login, for events.
+	transfers atomic.Int32
+	closing   atomic.Bool // bye has been said
+	user      string
+	bucket    string
 }
 
 // logChange logs one line for a command that changed (or failed to change)
@@ -95,11 +105,15 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	id := newSessionID()
 	s := &session{
 		id:     id,
+		cc:     cc,
+		client: remoteIP(cc),
 		log:    d.srv.log.With("session", id, "client", remoteIP(cc).String()),
 		ctx:    ctx,
 		cancel: cancel,
 	}
 	cc.SetExtra(s)
+	d.srv.sessions.Store(s, struct{}{})
+	d.srv.observe.SessionStarted()
 	if d.implicit {
 		s.log = s.log.With("ftps", "implicit")
 	}
@@ -112,6 +126,8 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	if s := sessionOf(cc); s != nil {
 		s.cancel()
+		d.srv.sessions.Delete(s)
+		d.srv.observe.SessionEnded()
 		s.log.Debug("disconnected")
 	}
 }
@@ -145,15 +161,18 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 	u, err := d.srv.authn.Authenticate(ctx, name, pass, remoteIP(cc))
 	if err != nil {
 		if errors.Is(err, auth.ErrDenied) {
+			d.srv.observe.Login("denied")
 			s.log.Info("login failed", "user", name)
 			return nil, errLoginIncorrect
 		}
+		d.srv.observe.Login("error")
 		s.log.Error("login failed: user store error", "user", name, "err", err)
 		return nil, errLoginUnavailable
 	}
 	secure := cc.HasTLSForControl()
 	if u.RequireTLS {
 		if !secure {
+			d.srv.observe.Login("denied")
 			s.log.Info("login failed", "user", u.Name, "reason", reasonTLSRequired)
 			return nil, errLoginIncorrect
 		}
@@ -162,9 +181,12 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 			return nil, errLoginUnavailable
 		}
 	}
+	s.user, s.bucket = u.Name, u.Bucket
 	s.log = s.log.With("user", u.Name)
 	s.log.Info("login", "bucket", u.Bucket, "prefix", u.Prefix, "tls", secure)
+	d.srv.observe.Login("ok")
 	return &clientDriver{
+		srv:   d.srv,
 		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, s.log),
 		perms: u.Permissions,
 		sess:  s,

@@ -56,9 +56,14 @@ type env struct {
 	logs   *syncbuf.Buffer
 	fault  *faultTransport
 	gw     *gateway.Server
+	// shutdown ends Serve (as SIGTERM does) and returns its error; it is
+	// safe to call more than once.
+	shutdown func() error
 }
 
 type envOptions struct {
+	observer   gateway.Observer
+	events     gateway.Publisher
 	settings   gateway.Settings
 	storage    storage.Settings
 	throttle   *auth.ThrottleConfig // nil: no throttling
@@ -117,7 +122,9 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
 			return svc.NewFs(ctx, bucket, prefix, log)
 		},
-		Logger: log,
+		Logger:   log,
+		Observer: opts.observer,
+		Events:   opts.events,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -127,13 +134,21 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 	}
 	done := make(chan error, 1)
 	go func() { done <- gw.Serve(ctx) }()
+	var once sync.Once
+	var serveErr error
+	shutdown := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := shutdown(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &env{srv: srv, api: srv.Client(false, nil), bucket: bucket, addr: gw.Addr(), logs: logs, fault: fault, gw: gw}
+	return &env{srv: srv, api: srv.Client(false, nil), bucket: bucket, addr: gw.Addr(), logs: logs, fault: fault, gw: gw, shutdown: shutdown}
 }
 
 // dial logs in with the jlaffaye/ftp client (passive mode; EPSV unless disabled).

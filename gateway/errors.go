@@ -5,6 +5,7 @@ import (
 	"io/fs"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+
 	"github.com/s3ftp/s3ftp/storage"
 )
 
@@ -73,3 +74,6 @@ func toReply(err error) (reply error, report bool) {
 
 // errPermission is the reply for an operation the user's permissions forbid.
 var errPermission = &replyError{msg: "permission denied", kind: fs.ErrPermission}
+
+// errShuttingDown is the reply to a transfer asked for during a shutdown.
+var errShuttingDown = &replyError{msg: "service shutting down, try again later", kind: storage.ErrAborted}

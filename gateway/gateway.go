@@ -13,10 +13,13 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
 	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/gateway/events"
 )
 
 // Authenticator checks a login. It returns an error wrapping auth.ErrDenied
@@ -36,6 +39,13 @@ type Config struct {
 	NewFs         NewFsFunc     // required
 	Logger        *slog.Logger  // default: discard
 	Observer      Observer      // default: none
+	Events        Publisher     // default: none
+}
+
+// Publisher takes the events of completed uploads, deletes and renames
+// (*events.Notifier). Publish must not block.
+type Publisher interface {
+	Publish(e events.Event)
 }
 
 // Server is the FTP server: the control port (with AUTH TLS when TLS is
@@ -52,6 +62,10 @@ type Server struct {
 	resolver *publicIPResolver
 	charset  *charset // nil: file names must be UTF-8
 	observe  Observer
+	events   Publisher
+	sessions sync.Map // *session → struct{}: the open sessions, for shutdown
+	draining atomic.Bool
+	bw       bandwidth
 	ctx      context.Context // parent of every session's context
 	cancel   context.CancelFunc
 }
@@ -72,6 +86,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	if cfg.Events == nil {
+		cfg.Events = nopPublisher{}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -85,6 +102,8 @@ func New(cfg Config) (*Server, error) {
 		resolver: &publicIPResolver{host: set.PublicHost, lookup: net.DefaultResolver.LookupIP},
 		charset:  charset,
 		observe:  cfg.Observer,
+		events:   cfg.Events,
+		bw:       bandwidth{bytesPerSecond: set.UserBandwidth},
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -117,7 +136,9 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("ftp listen: %w", err)
 	}
-	l = s.guard(l)
+	// One limiter: the session limits count both control ports.
+	lim := newSessionLimiter(s.settings.MaxSessions, s.settings.MaxSessionsPerIP)
+	l = s.admit(s.proxied(l), lim) // see listener.go for the order
 	s.settings.Listener = l
 	if err := s.ftp.Listen(); err != nil {
 		_ = l.Close()
@@ -128,9 +149,9 @@ func (s *Server) Listen() error {
 	}
 	il, err := listen(s.settings.TLS.ImplicitListener, s.settings.TLS.ImplicitListenAddr)
 	if err == nil {
-		// The guard wraps the TLS listener, so a banned client is told 421
-		// over TLS, which it can show.
-		il = s.guard(&implicitTLSListener{Listener: il, config: s.tls, timeout: s.settings.ConnectionTimeout})
+		// Bans and limits wrap the TLS listener, so a refused client is
+		// told 421 over TLS, which it can show; the PROXY header precedes TLS.
+		il = s.admit(&implicitTLSListener{Listener: s.proxied(il), config: s.tls, timeout: s.settings.ConnectionTimeout}, lim)
 		s.settings.TLS.ImplicitListener = il
 		if err = s.implicit.Listen(); err != nil {
 			_ = il.Close()
@@ -149,15 +170,6 @@ func listen(l net.Listener, addr string) (net.Listener, error) {
 		return l, nil
 	}
 	return net.Listen("tcp", addr)
-}
-
-// guard puts l behind a guardListener when the Authenticator bans
-// addresses.
-func (s *Server) guard(l net.Listener) net.Listener {
-	if banner, ok := s.authn.(AddrBanner); ok {
-		return &guardListener{Listener: l, banner: banner, log: s.log}
-	}
-	return l
 }
 
 // Addr returns the address the control port listens on.
@@ -186,10 +198,14 @@ func (s *Server) ReloadCertificate() error {
 	return err
 }
 
-// Serve accepts clients until ctx is cancelled, then stops listening, ends
-// every session (aborting uploads in flight) and returns nil. If a port
-// stops accepting on its own, Serve stops the other and returns its error.
-// While it runs, the TLS certificate files are checked for changes.
+// Serve accepts clients until ctx is cancelled, then drains: it stops
+// listening, refuses new transfers, tells each session without a transfer in
+// progress "421" and closes it, lets the transfers in progress finish for up
+// to Settings.ShutdownTimeout, then aborts the rest (their multipart uploads
+// aborted, nothing stored) and closes their sessions with 421 too, and
+// returns nil. If a port stops accepting on its own, Serve stops the other
+// and returns its error. While it runs, the TLS certificate files are
+// checked for changes.
 func (s *Server) Serve(ctx context.Context) error {
 	servers := []*ftpserver.FtpServer{s.ftp}
 	if s.implicit != nil {
@@ -215,7 +231,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			err = serr
 		}
 	}
-	s.cancel()
+	s.drain()
 	for ; pending > 0; pending-- {
 		if serr := <-errc; err == nil {
 			err = serr
@@ -233,4 +249,72 @@ func checkPort20() error {
 		return fmt.Errorf("active port 20: cannot bind port 20 (needs root or CAP_NET_BIND_SERVICE): %w", err)
 	}
 	return l.Close()
+}
+
+// nopPublisher drops every event.
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(events.Event) {}
+
+// How a drain ends sessions.
+const (
+	drainPoll     = 100 * time.Millisecond
+	drainAbortMax = 5 * time.Second // for aborted transfers to wind up
+	byeMessage    = "Service shutting down, try again later"
+)
+
+// drain ends every session, waiting for transfers in progress up to
+// Settings.ShutdownTimeout, then cancels the server's context (which aborts
+// what is left) and closes the remaining sessions.
+func (s *Server) drain() {
+	s.draining.Store(true)
+	busy := func(closeIdle bool) int {
+		n := 0
+		s.sessions.Range(func(k, _ any) bool {
+			sess := k.(*session)
+			if sess.transfers.Load() > 0 {
+				n++
+			} else if closeIdle {
+				s.bye(sess)
+			}
+			return true
+		})
+		return n
+	}
+	waitIdle := func(limit time.Duration, closeIdle bool) {
+		deadline := time.Now().Add(limit)
+		for busy(closeIdle) > 0 && time.Now().Before(deadline) {
+			time.Sleep(drainPoll)
+		}
+	}
+	waitIdle(s.settings.ShutdownTimeout, true)
+	if n := busy(false); n > 0 {
+		s.log.Warn("shutdown: aborting transfers still in progress", "sessions", n)
+	}
+	s.cancel()
+	waitIdle(drainAbortMax, false)
+	s.sessions.Range(func(k, _ any) bool {
+		s.bye(k.(*session))
+		return true
+	})
+}
+
+// messageCloser is the vendored ftpserverlib's ClientContext extension that
+// sends a last reply before closing.
+type messageCloser interface {
+	CloseWithMessage(code int, message string) error
+}
+
+// bye tells the session's client the service is going away (421) and
+// closes it, once.
+func (s *Server) bye(sess *session) {
+	if !sess.closing.CompareAndSwap(false, true) {
+		return
+	}
+	sess.log.Info("session closed: shutting down")
+	if mc, ok := sess.cc.(messageCloser); ok {
+		_ = mc.CloseWithMessage(421, byeMessage)
+		return
+	}
+	_ = sess.cc.Close()
 }

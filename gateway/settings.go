@@ -49,8 +49,37 @@ type Settings struct {
 	// listings of a session that sent such names are encoded back to it.
 	// Default "": names must be UTF-8.
 	LegacyCharset string
+	// UserBandwidth limits each user's transfers, all their sessions
+	// together, to this many bytes per second in each direction. Default 0:
+	// unlimited.
+	UserBandwidth int64
+	// ShutdownTimeout is how long Serve, once its context ends, lets the
+	// transfers in progress finish before it aborts them (see Serve).
+	// Default 30 s.
+	ShutdownTimeout time.Duration
 	// TLS configures FTPS; the zero value disables it.
 	TLS TLSSettings
+
+	// ProxyTrustedCIDRs are the networks of the load balancers allowed to
+	// open a connection (control, implicit FTPS or passive data) with a
+	// PROXY protocol header, v1 or v2; the header's client address then
+	// replaces the socket's everywhere (bans, limits, logs, data connection
+	// checks). From other addresses a header is never parsed: a control
+	// connection that starts with one is closed. Empty (the default): no
+	// header is ever read. See docs/proxy.md.
+	ProxyTrustedCIDRs []netip.Prefix
+	// ProxyHeaderTimeout bounds the wait for the PROXY header of a
+	// connection from a trusted address. FTP servers speak first, so a
+	// trusted client that sends no header gets its banner only after this
+	// wait. Default 5 s.
+	ProxyHeaderTimeout time.Duration
+	// MaxSessions is the most control connections open at once, over all
+	// control ports; more are refused with 421. 0 (the default): no limit.
+	MaxSessions int
+	// MaxSessionsPerIP is the most control connections open at once from
+	// one client address (the PROXY header's when there is one); more are
+	// refused with 421. 0 (the default): no limit.
+	MaxSessionsPerIP int
 }
 
 func (s Settings) withDefaults() (Settings, error) {
@@ -62,6 +91,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.ConnectionTimeout == 0 {
 		s.ConnectionTimeout = 30 * time.Second
+	}
+	if s.UserBandwidth < 0 {
+		return s, errors.New("user bandwidth must not be negative")
+	}
+	if s.ShutdownTimeout == 0 {
+		s.ShutdownTimeout = 30 * time.Second
 	}
 	if s.IdleTimeout < time.Second || s.ConnectionTimeout < time.Second {
 		return s, errors.New("idle and connection timeouts must be at least 1s")
@@ -79,6 +114,9 @@ func (s Settings) withDefaults() (Settings, error) {
 		if addr, err := netip.ParseAddr(s.PublicHost); err == nil && !addr.Unmap().Is4() {
 			return s, fmt.Errorf("public host %s: PASV can only advertise an IPv4 address", s.PublicHost)
 		}
+	}
+	if err := s.limitsWithDefaults(); err != nil {
+		return s, err
 	}
 	tlsSet, err := s.TLS.withDefaults()
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+	"golang.org/x/time/rate"
 
+	"github.com/s3ftp/s3ftp/gateway/events"
 	"github.com/s3ftp/s3ftp/storage"
 )
 
@@ -22,6 +24,7 @@ type transfer struct {
 	upload    bool
 	offset    int64
 	start     time.Time
+	limit     *rate.Limiter // nil: unlimited
 	bytes     atomic.Int64
 	interrupt error
 }
@@ -30,13 +33,29 @@ var _ ftpserver.FileTransferError = (*transfer)(nil)
 
 // newTransfer starts accounting for a transfer of h.
 func newTransfer(d *clientDriver, h ftpserver.FileTransfer, name string, upload bool, offset int64) *transfer {
-	return &transfer{FileTransfer: h, drv: d, name: name, upload: upload, offset: offset, start: time.Now()}
+	d.sess.transfers.Add(1)
+	return &transfer{
+		FileTransfer: h, drv: d, name: name, upload: upload, offset: offset, start: time.Now(),
+		limit: d.srv.bw.limiter(d.sess.user, upload),
+	}
+}
+
+// uploadResult is implemented by the storage's upload handles: what was
+// stored, for the upload event.
+type uploadResult interface {
+	UploadResult() (key string, size int64, sha256 string)
 }
 
 // Read reads from a download.
 func (t *transfer) Read(p []byte) (int, error) {
+	if t.limit != nil && len(p) > bandwidthBurst {
+		p = p[:bandwidthBurst]
+	}
 	n, err := t.FileTransfer.Read(p)
 	t.bytes.Add(int64(n))
+	if werr := wait(t.drv.sess.ctx, t.limit, n); werr != nil && err == nil {
+		err = werr
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return n, t.drv.reply("download", t.name, err)
 	}
@@ -45,6 +64,9 @@ func (t *transfer) Read(p []byte) (int, error) {
 
 // Write writes to an upload.
 func (t *transfer) Write(p []byte) (int, error) {
+	if werr := wait(t.drv.sess.ctx, t.limit, len(p)); werr != nil {
+		return 0, t.drv.reply("upload", t.name, werr)
+	}
 	n, err := t.FileTransfer.Write(p)
 	t.bytes.Add(int64(n))
 	if err != nil {
@@ -71,6 +93,7 @@ func (t *transfer) TransferError(err error) {
 // Close ends the transfer. For an upload, its error is the upload's: the
 // client is told 226 only if the object was stored.
 func (t *transfer) Close() error {
+	defer t.drv.sess.transfers.Add(-1)
 	err := t.FileTransfer.Close()
 	op := "download"
 	if t.upload {
@@ -98,8 +121,24 @@ func (t *transfer) Close() error {
 	default:
 		log.Info("transfer")
 	}
+	t.drv.srv.observe.TransferDone(op, result, t.bytes.Load(), time.Since(t.start))
+	if result == "ok" && t.upload {
+		t.publishUpload()
+	}
 	if err != nil && !t.upload {
 		return nil // a download's close error changes nothing the client has
 	}
 	return t.drv.reply(op, t.name, err)
+}
+
+// publishUpload sends the event of a completed upload.
+func (t *transfer) publishUpload() {
+	r, ok := t.FileTransfer.(uploadResult)
+	if !ok {
+		return
+	}
+	key, size, sum := r.UploadResult()
+	e := t.drv.event(events.TypeUpload, t.name, key)
+	e.Size, e.SHA256 = size, sum
+	t.drv.srv.events.Publish(e)
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,11 +10,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // ChecksumMode says whether uploads carry CRC32 checksums.
@@ -71,6 +75,15 @@ type ClientConfig struct {
 	// Logger receives the SDK's own log lines (which otherwise go straight
 	// to stderr). Default: discard.
 	Logger *slog.Logger
+	// Observer, when not nil, is told about every S3 operation (for metrics).
+	Observer RequestObserver
+}
+
+// RequestObserver is told about every S3 operation the client makes: its
+// name (e.g. "PutObject"), how long it took with its retries, and its error
+// (nil on success). It must be safe for concurrent use and fast.
+type RequestObserver interface {
+	S3Request(operation string, d time.Duration, err error)
 }
 
 // NewClient builds an S3 client from cfg and returns it with the resolved
@@ -135,6 +148,9 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, ChecksumMode,
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		if cfg.Observer != nil {
+			o.APIOptions = append(o.APIOptions, observeRequests(cfg.Observer))
+		}
 		// A multipart object has no whole-object checksum to validate: that
 		// is expected, not worth a warning on every download.
 		o.DisableLogOutputChecksumValidationSkipped = true
@@ -158,4 +174,36 @@ func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 		level = slog.LevelWarn
 	}
 	l.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
+}
+
+// observeRequests returns an SDK stack option that times each operation,
+// retries included, for obs.
+func observeRequests(obs RequestObserver) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("s3ftpObserve",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				out, md, err := next.HandleInitialize(ctx, in)
+				obs.S3Request(awsmiddleware.GetOperationName(ctx), time.Since(start), err)
+				return out, md, err
+			}), middleware.Before)
+	}
+}
+
+// ErrorCode names the kind of an S3 operation's error for metrics: the S3
+// error code ("NoSuchKey", "SlowDown"...), "canceled", "timeout" or
+// "network"; "" for nil.
+func ErrorCode(err error) string {
+	var apiErr smithy.APIError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &apiErr):
+		return apiErr.ErrorCode()
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "network"
 }

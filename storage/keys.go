@@ -88,3 +88,7 @@ func checkName(rel string) error {
 
 // isRoot reports whether name is the user's root directory.
 func isRoot(name string) bool { return clean(name) == "/" }
+
+// Key returns the object key of the file at name, as the other methods map
+// it, or ErrInvalidName / ErrNameTooLong.
+func (f *Fs) Key(name string) (string, error) { return f.jail.key(name) }

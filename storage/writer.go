@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -393,4 +394,14 @@ func (m *multipart) abort() {
 	if err != nil && !errors.Is(s3Error(err), fs.ErrNotExist) {
 		m.fs.log.Error("could not abort multipart upload", "key", m.key, "upload_id", m.id, "err", err)
 	}
+}
+
+// UploadResult describes the upload once Close has succeeded: its key, its
+// size, and its SHA-256 in hex ("" when not computed, for an upload composed
+// with an existing object).
+func (w *writer) UploadResult() (key string, size int64, sha256 string) {
+	if w.sums != nil {
+		sha256 = hex.EncodeToString(w.sums.sha256.Sum(nil))
+	}
+	return w.key, w.size, sha256
 }

@@ -9,10 +9,12 @@ type Route struct {
 	Public bool   // served without a token; other routes need one, and a writable one unless Method is GET
 }
 
-// route is a Route with the function that serves it.
+// route is a Route with the function that serves it, or a handler that
+// answers on its own (direct: the Prometheus metrics).
 type route struct {
 	Route
 	handle handlerFunc
+	direct http.Handler
 }
 
 // handlerFunc serves a request that has passed the token check. It returns
@@ -38,16 +40,17 @@ type rawBody struct {
 // OpenAPI document must list exactly these (see openapi_test.go).
 func (s *server) routes() []route {
 	return []route{
-		{Route{"GET", "/healthz", true}, s.healthz},
-		{Route{"GET", "/readyz", true}, s.readyz},
-		{Route{"GET", "/api/v1/openapi.yaml", true}, s.openAPI},
-		{Route{"GET", "/api/v1/users", false}, s.listUsers},
-		{Route{"POST", "/api/v1/users", false}, s.createUser},
-		{Route{"GET", "/api/v1/users/{name}", false}, s.getUser},
-		{Route{"PUT", "/api/v1/users/{name}", false}, s.replaceUser},
-		{Route{"PATCH", "/api/v1/users/{name}", false}, s.updateUser},
-		{Route{"DELETE", "/api/v1/users/{name}", false}, s.deleteUser},
-		{Route{"POST", "/api/v1/users/{name}/password", false}, s.setPassword},
+		{Route{"GET", "/healthz", true}, s.healthz, nil},
+		{Route{"GET", "/readyz", true}, s.readyz, nil},
+		{Route{"GET", "/api/v1/openapi.yaml", true}, s.openAPI, nil},
+		{Route: Route{"GET", "/metrics", true}, direct: s.cfg.Metrics},
+		{Route{"GET", "/api/v1/users", false}, s.listUsers, nil},
+		{Route{"POST", "/api/v1/users", false}, s.createUser, nil},
+		{Route{"GET", "/api/v1/users/{name}", false}, s.getUser, nil},
+		{Route{"PUT", "/api/v1/users/{name}", false}, s.replaceUser, nil},
+		{Route{"PATCH", "/api/v1/users/{name}", false}, s.updateUser, nil},
+		{Route{"DELETE", "/api/v1/users/{name}", false}, s.deleteUser, nil},
+		{Route{"POST", "/api/v1/users/{name}/password", false}, s.setPassword, nil},
 	}
 }
 

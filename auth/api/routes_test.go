@@ -24,7 +24,7 @@ func TestRoutes(t *testing.T) {
 			public = append(public, key)
 		}
 	}
-	if got := strings.Join(public, ", "); got != "GET /healthz, GET /readyz, GET /api/v1/openapi.yaml" {
+	if got := strings.Join(public, ", "); got != "GET /healthz, GET /readyz, GET /api/v1/openapi.yaml, GET /metrics" {
 		t.Errorf("public routes: %s", got)
 	}
 	s := newServer(t, openSQLite, nil)

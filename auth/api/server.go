@@ -43,12 +43,18 @@ type Config struct {
 	// MaxBodyBytes caps request bodies; a larger one answers 413. Default
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Metrics serves GET /metrics (the Prometheus text format), without a
+	// token like the health checks. Nil: /metrics answers an empty body.
+	Metrics http.Handler
 }
 
 // withDefaults returns c with every unset optional field set to its default.
 func (c Config) withDefaults() Config {
 	if c.Ready == nil {
 		c.Ready = func(context.Context) error { return nil }
+	}
+	if c.Metrics == nil {
+		c.Metrics = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -78,6 +84,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	cfg = cfg.withDefaults()
 	s := &server{cfg: cfg, tokens: tokenChecker{tokens: cfg.Tokens}, log: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
+		if rt.direct != nil {
+			s.mux.Handle(rt.Method+" "+rt.Path, rt.direct)
+			continue
+		}
 		s.mux.Handle(rt.Method+" "+rt.Path, s.serve(rt))
 	}
 	return s, nil
