@@ -4,8 +4,21 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
 )
+
+// The listeners of a control port, from the socket out:
+//
+//	socket → PROXY (proxyListener) → [implicit FTPS: TLS] → bans (guardListener) → limits (limitListener) → ftpserverlib
+//
+// The PROXY header comes first on the wire, before any TLS, and gives the
+// real client address that bans, limits, logs and ftpserverlib's data
+// connection checks all read from conn.RemoteAddr(). Bans and limits sit
+// outside TLS on the implicit port so that their 421 goes out over TLS,
+// which the client can show.
 
 // AddrBanner is an optional extension of Authenticator: an Authenticator
 // that bans client addresses (after too many failed logins) tells the server
@@ -14,12 +27,27 @@ type AddrBanner interface {
 	AddrBanned(addr netip.Addr) bool
 }
 
+// admit puts the control listener l behind the checks a new connection
+// must pass: its address is not banned (when the Authenticator bans), then
+// a session slot is free (lim, shared by the control ports; nil: no
+// limits).
+func (s *Server) admit(l net.Listener, lim *sessionLimiter) net.Listener {
+	if banner, ok := s.authn.(AddrBanner); ok {
+		l = &guardListener{Listener: l, banner: banner, log: s.log, observe: s.observe}
+	}
+	if lim != nil {
+		l = &limitListener{Listener: l, lim: lim, observe: s.observe, log: s.log}
+	}
+	return l
+}
+
 // guardListener refuses connections from banned addresses before
 // ftpserverlib sees them: the client gets "421" and is disconnected.
 type guardListener struct {
 	net.Listener
-	banner AddrBanner
-	log    *slog.Logger
+	banner  AddrBanner
+	log     *slog.Logger
+	observe Observer
 }
 
 // Accept returns the next connection from an address that is not banned.
@@ -33,6 +61,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		if !l.banner.AddrBanned(addr) {
 			return conn, nil
 		}
+		l.observe.ConnectionRefused("banned")
 		l.log.Warn("connection refused: too many failed logins", "client", addr.String())
 		go refuse(conn, "421 Too many failed logins, try again later.\r\n")
 	}
@@ -51,4 +80,34 @@ func addrOf(a net.Addr) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
+}
+
+var _ ftpserver.MainDriverExtensionPassiveWrapper = (*driver)(nil)
+
+// WrapPassiveListener is called by ftpserverlib for every passive data
+// listener (PASV, EPSV), before TLS. It puts l behind the PROXY policy of
+// the control ports when trusted CIDRs are configured (a load balancer
+// forwards the passive ports too), and reports the listener to the
+// Observer: PassivePortOpened now, PassivePortClosed once, at its first
+// Close. It never fails.
+func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
+	if p := d.srv.proxyPolicy(); p != nil {
+		l = &passiveProxyListener{Listener: l, policy: p}
+	}
+	d.srv.observe.PassivePortOpened()
+	return &observedListener{Listener: l, closed: d.srv.observe.PassivePortClosed}, nil
+}
+
+// observedListener calls closed at its first Close.
+type observedListener struct {
+	net.Listener
+	once   sync.Once
+	closed func()
+}
+
+// Close closes the listener and, the first time, reports it.
+func (l *observedListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(l.closed)
+	return err
 }

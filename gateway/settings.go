@@ -126,6 +126,33 @@ func (s Settings) withDefaults() (Settings, error) {
 	return s, nil
 }
 
+// limitsWithDefaults fills in and checks the PROXY protocol and session
+// limit settings. Trusted CIDRs are masked, and IPv4-mapped ones unmapped,
+// so they match the unmapped addresses of connections.
+func (s *Settings) limitsWithDefaults() error {
+	if s.ProxyHeaderTimeout == 0 {
+		s.ProxyHeaderTimeout = 5 * time.Second
+	}
+	if s.ProxyHeaderTimeout < 0 {
+		return errors.New("PROXY header timeout must be positive")
+	}
+	trusted := make([]netip.Prefix, 0, len(s.ProxyTrustedCIDRs))
+	for _, p := range s.ProxyTrustedCIDRs {
+		if !p.IsValid() {
+			return fmt.Errorf("PROXY trusted CIDR %v is not valid", p)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		trusted = append(trusted, p.Masked())
+	}
+	s.ProxyTrustedCIDRs = trusted
+	if s.MaxSessions < 0 || s.MaxSessionsPerIP < 0 {
+		return errors.New("session limits must not be negative")
+	}
+	return nil
+}
+
 // PortRange is an inclusive range of TCP ports; the zero value is "any port".
 type PortRange struct {
 	Start, End int

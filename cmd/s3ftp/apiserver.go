@@ -22,16 +22,16 @@ type apiServer struct {
 	done           chan error
 }
 
-// startAPI serves the admin API on c.APIListen. Without a configured token
+// startAPI serves the admin API (and /metrics) on c.APIListen. Without a configured token
 // (only allowed on loopback, see validate) it generates one for this run.
-func startAPI(c *loadedConfig, m *auth.Manager, ready func(context.Context) error, log *slog.Logger) (*apiServer, error) {
+func startAPI(c *loadedConfig, m *auth.Manager, ready func(context.Context) error, metrics http.Handler, log *slog.Logger) (*apiServer, error) {
 	a := &apiServer{done: make(chan error, 1)}
 	tokens := c.apiTokens
 	if len(tokens) == 0 {
 		a.generatedToken = rand.Text()
 		tokens = []api.Token{api.PlainToken(a.generatedToken, false)}
 	}
-	h, err := api.NewHandler(api.Config{Manager: m, Tokens: tokens, Ready: ready, Logger: log})
+	h, err := api.NewHandler(api.Config{Manager: m, Tokens: tokens, Ready: ready, Metrics: metrics, Logger: log})
 	if err != nil {
 		return nil, err
 	}

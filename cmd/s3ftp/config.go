@@ -32,6 +32,21 @@ type Config struct {
 	ASCIIConversion       bool   `key:"ascii-conversion" help:"convert line endings of TYPE A transfers (default: store the bytes as sent, as vsftpd does)"`
 	LegacyCharset         string `key:"legacy-charset" help:"charset of file names that are not UTF-8, e.g. windows-1252 or shift_jis (old device firmware); empty: UTF-8 only"`
 
+	ProxyTrustedCIDRs []string `key:"proxy-trusted-cidrs" help:"addresses or CIDRs of the load balancers allowed to send a PROXY protocol (v1 or v2) header on the FTP, implicit FTPS and passive ports; from other addresses a header is never trusted (a control connection opening with one is closed); empty: headers are never read (see docs/proxy.md)"`
+	MaxSessions       int      `key:"max-sessions" help:"most FTP sessions open at once, all ports together; more are refused with 421 (0: no limit)"`
+	MaxSessionsPerIP  int      `key:"max-sessions-per-ip" help:"most FTP sessions open at once from one client address (the PROXY header's behind a load balancer); more are refused with 421 (0: no limit)"`
+
+	DataTimeout        time.Duration `key:"data-timeout" help:"how long to wait for a data connection to open (reply 425 when it does not)"`
+	UserBandwidthLimit byteSize      `key:"user-bandwidth-limit" help:"bytes per second each user may transfer in each direction, all their sessions together (e.g. 1MiB); 0: unlimited"`
+	ShutdownTimeout    time.Duration `key:"shutdown-timeout" help:"on SIGTERM, how long transfers in progress may finish before they are aborted (their clients get 421)"`
+
+	EventsURLs        []string      `key:"events-urls" secret:"true" help:"webhook URLs that receive a JSON event for each completed upload (see docs/events.md)"`
+	EventsSecret      string        `key:"events-secret" secret:"true" help:"HMAC-SHA256 key of the X-S3ftp-Signature header; empty: events are not signed"`
+	EventsTypes       []string      `key:"events-types" help:"event types sent: upload, delete, rename"`
+	EventsTimeout     time.Duration `key:"events-timeout" help:"timeout of each webhook request"`
+	EventsMaxAttempts int           `key:"events-max-attempts" help:"deliveries tried per event and URL before it is given up"`
+	EventsQueueSize   int           `key:"events-queue-size" help:"events held at most (beyond, new ones are dropped, logged and counted)"`
+
 	TLSCert            string   `key:"tls-cert" help:"PEM file of the FTPS certificate (and its chain); enables AUTH TLS on the FTP port; reloaded on SIGHUP and when the file changes"`
 	TLSKey             string   `key:"tls-key" help:"PEM file of the FTPS certificate's private key"`
 	TLSMinVersion      string   `key:"tls-min-version" help:"lowest TLS version accepted: 1.2 or 1.3; 1.0 and 1.1 only for old devices that need them (see docs/ftps.md)"`
@@ -87,11 +102,18 @@ func defaultConfig(withFile bool) Config {
 		S3Concurrency:      2,
 		S3Timeout:          30 * time.Second,
 		RenameLimit:        1000,
+		MaxSessions:        1000,
 		MultipartHashes:    "none",
 		LoginMaxFailures:   10,
 		LoginFailureWindow: 15 * time.Minute,
 		APIListen:          "127.0.0.1:8080",
 		DemoUser:           "demo",
+		DataTimeout:        30 * time.Second,
+		ShutdownTimeout:    30 * time.Second,
+		EventsTypes:        []string{"upload"},
+		EventsTimeout:      10 * time.Second,
+		EventsMaxAttempts:  5,
+		EventsQueueSize:    1000,
 		LogLevel:           "info",
 		LogFormat:          "auto",
 	}

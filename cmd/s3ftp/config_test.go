@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,9 @@ func TestConfigErrors(t *testing.T) {
 		{"demo user", "", []string{"--demo-user", "a b"}, nil, "demo-user"},
 		{"listen", "", []string{"--ftp-listen", "2121"}, nil, "ftp-listen"},
 		{"stray argument", "", []string{"extra"}, nil, "unexpected argument"},
+		{"proxy trusted cidrs", "proxy-trusted-cidrs: [10.0.0.0/8, lb.example.com]\n", nil, nil, `proxy-trusted-cidrs: "lb.example.com"`},
+		{"max sessions", "", []string{"--max-sessions", "-1"}, nil, "max-sessions: must not be negative"},
+		{"max sessions per ip", "", nil, map[string]string{"S3FTP_MAX_SESSIONS_PER_IP": "-1"}, "max-sessions-per-ip"},
 	} {
 		args := c.args
 		if c.file != "" {
@@ -113,6 +117,24 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestConfigProxyAndLimits: the PROXY trusted CIDRs (a YAML list of CIDRs
+// and addresses) and the session limits reach the loaded configuration;
+// max-sessions defaults to 1000 and max-sessions-per-ip to no limit.
+func TestConfigProxyAndLimits(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "c.yaml", "proxy-trusted-cidrs:\n  - 10.1.0.0/16\n  - 192.0.2.7\nmax-sessions-per-ip: 5\n")
+	c, err := parseConfig("serve", []string{"--config", file}, env{stderr: &bytes.Buffer{}, getenv: mapEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.proxyTrusted); got != "[10.1.0.0/16 192.0.2.7/32]" {
+		t.Errorf("proxy-trusted-cidrs = %s", got)
+	}
+	if c.MaxSessions != 1000 || c.MaxSessionsPerIP != 5 {
+		t.Errorf("max-sessions = %d, max-sessions-per-ip = %d; want 1000 and 5", c.MaxSessions, c.MaxSessionsPerIP)
 	}
 }
 

@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -275,5 +280,72 @@ func TestAPIRefusesOpenAddressWithoutToken(t *testing.T) {
 	}
 	if _, err := parseConfig("serve", []string{"--api-token-hashes", "md5:abc"}, e); err == nil || !strings.Contains(err.Error(), "api-token-hashes") {
 		t.Errorf("bad token hash: %v", err)
+	}
+}
+
+// TestServeMetricsAndEvents: a session moves the Prometheus counters served
+// on the API listener, and a completed upload is POSTed, signed, to the
+// configured webhook.
+func TestServeMetricsAndEvents(t *testing.T) {
+	t.Parallel()
+	received := make(chan *http.Request, 4)
+	bodies := make(chan []byte, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		received <- r
+		bodies <- b
+	}))
+	defer hook.Close()
+	ftpAddr, out := startServe(t, "--data-dir", t.TempDir(), "--demo-password", "demo-pass-123",
+		"--events-urls", hook.URL+"/hook", "--events-secret", "hook-secret")
+	m := regexp.MustCompile(`admin API:\s+(http://\S+)/api/v1/`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no admin API line in:\n%s", out)
+	}
+	c, err := ftp.Dial(ftpAddr, ftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("demo", "demo-pass-123"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("scan.pdf", strings.NewReader("%PDF-1.4 hello")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Quit()
+
+	select {
+	case r := <-received:
+		body := <-bodies
+		if r.Header.Get("X-S3ftp-Event") != "upload" || !strings.Contains(string(body), `"key":"demo/scan.pdf"`) {
+			t.Errorf("event %s %s", r.Header, body)
+		}
+		mac := hmac.New(sha256.New, []byte("hook-secret"))
+		mac.Write([]byte(r.Header.Get("X-S3ftp-Timestamp") + "." + string(body)))
+		if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); r.Header.Get("X-S3ftp-Signature") != want {
+			t.Errorf("signature %q, want %q", r.Header.Get("X-S3ftp-Signature"), want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event received")
+	}
+
+	resp, err := http.Get(m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`s3ftp_sessions_total 1`,
+		`s3ftp_logins_total{result="ok"} 1`,
+		`s3ftp_transfers_total{op="upload",result="ok"} 1`,
+		`s3ftp_transfer_bytes_total{direction="up"} 14`,
+		`s3ftp_s3_request_duration_seconds_count{operation="PutObject"} 1`,
+		`s3ftp_events_queued_total{type="upload"} 1`,
+		`s3ftp_build_info{`,
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

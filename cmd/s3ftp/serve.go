@@ -20,9 +20,15 @@ import (
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/auth/api"
 	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/gateway/events"
+	"github.com/s3ftp/s3ftp/gateway/metrics"
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/embedded"
 )
+
+// eventsDrainTimeout bounds how long, after the FTP server has stopped, the
+// events still queued may take to be delivered.
+const eventsDrainTimeout = 10 * time.Second
 
 // The demo user's files go to this bucket and prefix.
 const (
@@ -40,6 +46,8 @@ type loadedConfig struct {
 	apiTokens       []api.Token             // from api-token-hashes, api-read-token-hashes and api-token
 	tls             gateway.TLSSettings     // from the tls-* keys and ftps-implicit-listen; zero without tls-cert
 	multipartHashes storage.MultipartHashes // from multipart-hashes
+	proxyTrusted    []netip.Prefix          // from proxy-trusted-cidrs
+	events          events.Config           // from the events-* keys (Logger and Metrics unset)
 }
 
 // parseConfig parses the flags of serve and config check and loads the
@@ -124,6 +132,28 @@ func (c *loadedConfig) validate() error {
 	if err := gateway.CheckCharset(c.LegacyCharset); err != nil {
 		return bad("legacy-charset", err)
 	}
+	if c.proxyTrusted, err = gateway.ParseCIDRs(c.ProxyTrustedCIDRs); err != nil {
+		return bad("proxy-trusted-cidrs", err)
+	}
+	if c.MaxSessions < 0 {
+		return bad("max-sessions", errors.New("must not be negative (0: no limit)"))
+	}
+	if c.MaxSessionsPerIP < 0 {
+		return bad("max-sessions-per-ip", errors.New("must not be negative (0: no limit)"))
+	}
+	if c.DataTimeout < 1e9 {
+		return bad("data-timeout", errors.New("must be at least 1s"))
+	}
+	if c.ShutdownTimeout < 0 {
+		return bad("shutdown-timeout", errors.New("must not be negative"))
+	}
+	c.events = events.Config{
+		URLs: c.EventsURLs, Secret: c.EventsSecret, Types: c.EventsTypes, Timeout: c.EventsTimeout,
+		MaxAttempts: c.EventsMaxAttempts, QueueSize: c.EventsQueueSize,
+	}
+	if err := c.events.Validate(); err != nil {
+		return fmt.Errorf("events-*: %w", err)
+	}
 	if c.RenameLimit < 1 {
 		return bad("rename-limit", errors.New("must be at least 1"))
 	}
@@ -196,9 +226,10 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
+	stats := metrics.New(versionString())
 	clientCfg := storage.ClientConfig{
 		Endpoint: c.S3Endpoint, Region: c.S3Region, PathStyle: c.S3PathStyle,
-		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Checksums: c.checksums, Logger: log,
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Checksums: c.checksums, Logger: log, Observer: stats,
 	}
 	var store *embedded.Server
 	if c.embedded {
@@ -213,7 +244,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		defer store.Close()
 		clientCfg = storage.ClientConfig{
 			Endpoint: store.Endpoint(), Region: "us-east-1", PathStyle: true,
-			AccessKey: ak, SecretKey: sk, Checksums: c.checksums, Logger: log,
+			AccessKey: ak, SecretKey: sk, Checksums: c.checksums, Logger: log, Observer: stats,
 		}
 	}
 	client, checksums, err := storage.NewClient(ctx, clientCfg)
@@ -261,6 +292,21 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
+	evCfg := c.events
+	evCfg.Logger, evCfg.Metrics = log.With("component", "events"), stats
+	notifier, err := events.New(evCfg)
+	if err != nil {
+		return fmt.Errorf("events-*: %w", err)
+	}
+	stats.WatchEventsPending(notifier.Pending)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), eventsDrainTimeout)
+		defer cancel()
+		if err := notifier.Close(ctx); err != nil {
+			log.Warn("events", "err", err)
+		}
+	}()
+
 	var apiSrv *apiServer
 	if c.APIListen != "" {
 		apiSrv, err = startAPI(c, auth.NewManager(users), func(ctx context.Context) error {
@@ -268,7 +314,7 @@ func serve(ctx context.Context, args []string, e env) error {
 				return fmt.Errorf("user store: %w", err)
 			}
 			return svc.Ping(ctx)
-		}, log.With("component", "api"))
+		}, stats.Handler(), log.With("component", "api"))
 		if err != nil {
 			return err
 		}
@@ -281,7 +327,12 @@ func serve(ctx context.Context, args []string, e env) error {
 			ActivePort20: c.ActivePort20, IdleTimeout: c.IdleTimeout, Banner: c.Banner,
 			ActiveNATSubstitution: c.ActiveNATSubstitution, ASCIIConversion: c.ASCIIConversion,
 			LegacyCharset: c.LegacyCharset, TLS: c.tls,
+			ProxyTrustedCIDRs: c.proxyTrusted, MaxSessions: c.MaxSessions, MaxSessionsPerIP: c.MaxSessionsPerIP,
+			ConnectionTimeout: c.DataTimeout, UserBandwidth: int64(c.UserBandwidthLimit),
+			ShutdownTimeout: c.ShutdownTimeout,
 		},
+		Observer:      stats,
+		Events:        notifier,
 		Authenticator: authn,
 		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
 			return svc.NewFs(ctx, bucket, prefix, log)

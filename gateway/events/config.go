@@ -178,3 +178,10 @@ func defaultClient(timeout time.Duration) *http.Client {
 		},
 	}
 }
+
+// Validate reports what New would refuse in c (a bad URL, type or bound),
+// without starting anything.
+func (c Config) Validate() error {
+	_, _, err := c.withDefaults()
+	return err
+}

@@ -120,6 +120,7 @@ type clientHandler struct {
 	isTransferOpen      bool            // indicate if the transfer connection is opened
 	isTransferAborted   bool            // indicate if the transfer was aborted
 	connClosed          bool            // indicates if the connection has been commanded to close
+	connCloseMu         sync.Mutex      // guards connClosed: Close and CloseWithMessage run on other goroutines (s3ftp patch)
 	tlsRequirement      TLSRequirement  // TLS requirement to respect
 }
 
@@ -145,6 +146,9 @@ func (server *FtpServer) newClientHandler(
 
 // disconnects the connection without any other messaging
 func (c *clientHandler) disconnect() error {
+	c.connCloseMu.Lock()
+	defer c.connCloseMu.Unlock()
+
 	if c.connClosed {
 		return nil
 	}

@@ -195,6 +195,8 @@ func (c *clientHandler) handlePASV(_ string) error {
 	// We should rewrite this part
 	if command == "PASV" {
 		if c.handlePassivePASV(transferHandler) {
+			_ = listener.Close() // s3ftp patch: the listener leaked when no address could be given
+
 			return nil
 		}
 	} else {
