@@ -654,15 +654,23 @@ func TestPing(t *testing.T) {
 	srv := s3test.Fake(t)
 	svc, err := storage.NewService(srv.Client(false, nil), storage.Settings{})
 	must(t, "service", err)
-	must(t, "ping", svc.Ping(t.Context()))
+	must(t, "ping", svc.Ping(t.Context(), ""))
+	must(t, "ping a bucket", svc.Ping(t.Context(), srv.NewBucket(t)))
 	wrong := *srv
 	wrong.SecretKey = "not-the-secret"
 	svc, err = storage.NewService(wrong.Client(false, nil), storage.Settings{})
 	must(t, "service", err)
-	wantErr(t, "ping with a wrong secret", svc.Ping(t.Context()), storage.ErrBackend)
+	wantErr(t, "ping with a wrong secret", svc.Ping(t.Context(), ""), storage.ErrBackend)
+	if s3test.VersityInstalled() || s3test.Strict() { // gofakes3 creates buckets on first use
+		vgw := s3test.Versity(t)
+		vsvc, err := storage.NewService(vgw.Client(false, nil), storage.Settings{})
+		must(t, "service", err)
+		must(t, "ping versitygw", vsvc.Ping(t.Context(), vgw.NewBucket(t)))
+		wantErr(t, "ping a missing bucket", vsvc.Ping(t.Context(), "no-such-bucket-here"), storage.ErrBackend)
+	}
 	gone := *srv
 	gone.Endpoint = "http://127.0.0.1:1"
 	svc, err = storage.NewService(gone.Client(false, nil), storage.Settings{})
 	must(t, "service", err)
-	wantErr(t, "ping of a closed port", svc.Ping(t.Context()), storage.ErrBackend)
+	wantErr(t, "ping of a closed port", svc.Ping(t.Context(), ""), storage.ErrBackend)
 }

@@ -35,6 +35,7 @@ type API interface {
 	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	ListBuckets(ctx context.Context, in *s3.ListBucketsInput, opts ...func(*s3.Options)) (*s3.ListBucketsOutput, error)
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 }
 
 var _ API = (*s3.Client)(nil)
@@ -165,17 +166,23 @@ func (s *Service) NewFs(ctx context.Context, bucket, prefix string, log *slog.Lo
 	return &Fs{svc: s, ctx: ctx, bucket: bucket, jail: newJail(prefix), log: log}
 }
 
-// Ping checks that S3 answers with these credentials, for readiness probes.
-// A ListBuckets refused with AccessDenied still proves S3 is reachable and
-// the credentials are valid (a policy may allow only object operations); any
-// other failure (network, invalid credentials) is returned wrapping
-// ErrBackend.
-func (s *Service) Ping(ctx context.Context) error {
+// Ping checks that S3 answers with these credentials, for readiness probes:
+// HeadBucket of bucket when one is given (a missing bucket is an error), else
+// ListBuckets. An answer refused with AccessDenied still proves S3 is
+// reachable and the credentials valid (a policy may allow only object
+// operations); any other failure (network, invalid credentials, no such
+// bucket) is returned wrapping ErrBackend.
+func (s *Service) Ping(ctx context.Context, bucket string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.set.RequestTimeout)
 	defer cancel()
-	_, err := s.api.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1)})
+	var err error
+	if bucket != "" {
+		_, err = s.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
+	} else {
+		_, err = s.api.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1)})
+	}
 	var apiErr smithy.APIError
-	if err == nil || (errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied") {
+	if err == nil || (errors.As(err, &apiErr) && (apiErr.ErrorCode() == "AccessDenied" || apiErr.ErrorCode() == "Forbidden")) {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrBackend, err)

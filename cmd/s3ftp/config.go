@@ -59,6 +59,7 @@ type Config struct {
 	EmbeddedS3Listen string `key:"embedded-s3-listen" help:"address of the embedded S3 endpoint"`
 
 	S3Endpoint      string        `key:"s3-endpoint" help:"S3 endpoint URL (empty: AWS)"`
+	S3Bucket        string        `key:"s3-bucket" help:"a bucket /readyz checks with HeadBucket (the one the users' files go to); empty: ListBuckets is checked"`
 	S3Region        string        `key:"s3-region" help:"S3 region (default us-east-1 with a custom endpoint)"`
 	S3PathStyle     bool          `key:"s3-path-style" help:"address buckets as endpoint/bucket (most S3-compatible servers need this)"`
 	S3AccessKey     string        `key:"s3-access-key" secret:"true" help:"S3 access key (empty: the AWS default credential chain)"`

@@ -313,7 +313,7 @@ func serve(ctx context.Context, args []string, e env) error {
 			if err := users.Ping(ctx); err != nil {
 				return fmt.Errorf("user store: %w", err)
 			}
-			return svc.Ping(ctx)
+			return svc.Ping(ctx, c.S3Bucket)
 		}, stats.Handler(), log.With("component", "api"))
 		if err != nil {
 			return err
