@@ -5,11 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3ftp/s3ftp/test/s3ftpbin"
 )
 
 // binary is the s3ftp binary the tests run: the one -binary names, or the
@@ -32,28 +33,7 @@ func TestMain(m *testing.M) {
 		binary = p
 		os.Exit(m.Run())
 	}
-	os.Exit(runTests(m))
-}
-
-// runTests builds cmd/s3ftp into a temporary directory, runs the tests and
-// removes the directory.
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "s3ftp-devices-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "devices:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "s3ftp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "github.com/s3ftp/s3ftp/cmd/s3ftp")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "devices: go build ./cmd/s3ftp:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(s3ftpbin.Main(m, &binary))
 }
 
 // TestTranscripts replays every testdata/*.txt against a fresh gateway on

@@ -1,7 +1,6 @@
 package devices
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/s3ftpbin"
 	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
@@ -105,7 +105,7 @@ log-format: json
 	default:
 		t.Fatalf("unknown backend kind %q", b.kind)
 	}
-	out := runBinary(t, g.password+"\n", "users", "add", ftpUser, "--bucket", bucket, "--prefix", ftpPrefix,
+	out := s3ftpbin.Run(t, binary, g.password+"\n", "users", "add", ftpUser, "--bucket", bucket, "--prefix", ftpPrefix,
 		"--permissions", script.Permissions, "--password-stdin", "--data-dir", dataDir)
 	if !strings.Contains(out, "added user "+ftpUser) {
 		t.Fatalf("users add printed %q", out)
@@ -128,7 +128,7 @@ func (g *gateway) start(t *testing.T, args []string) {
 	g.stdout = &syncbuf.Buffer{}
 	g.cmd = exec.Command(binary, args...)
 	g.cmd.Stdout, g.cmd.Stderr = g.stdout, logFile
-	g.cmd.Env = withoutS3ftpEnv(os.Environ())
+	g.cmd.Env = s3ftpbin.Env()
 	if err := g.cmd.Start(); err != nil {
 		t.Fatalf("start s3ftp: %v", err)
 	}
@@ -168,36 +168,6 @@ func (g *gateway) start(t *testing.T, args []string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// runBinary runs the s3ftp binary with args and stdin, fails the test
-// unless it exits with status 0 within 30 s, and returns its stdout.
-func runBinary(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = withoutS3ftpEnv(os.Environ())
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("s3ftp %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
-}
-
-// withoutS3ftpEnv drops S3FTP_* variables (other than the test switch) so a
-// developer's environment cannot change the configuration under test.
-func withoutS3ftpEnv(env []string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "S3FTP_") && !strings.HasPrefix(kv, s3test.StrictEnv+"=") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // fileStore reads the embedded store's files: each object is the plain file

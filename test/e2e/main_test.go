@@ -7,39 +7,15 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/s3ftp/s3ftp/test/s3ftpbin"
 )
 
 // binary is the s3ftp binary that TestMain builds for every test.
 var binary string
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-// runTests builds the binary into a temporary directory, runs the tests and
-// removes the directory.
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "s3ftp-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "s3ftp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "github.com/s3ftp/s3ftp/cmd/s3ftp")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/s3ftp:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(s3ftpbin.Main(m, &binary))
 }

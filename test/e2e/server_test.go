@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/s3ftpbin"
 	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
@@ -96,7 +95,7 @@ func startGateway(t *testing.T, b backend) *gateway {
 	case versityStore:
 		srv := s3test.Versity(t)
 		g := &gateway{Kind: b.kind, User: "e2e", Password: password, Bucket: srv.NewBucket(t), Prefix: "files/", DataDir: dataDir, S3: srv}
-		out := runBinary(t, password+"\n", "users", "add", g.User, "--bucket", g.Bucket, "--prefix", g.Prefix, "--password-stdin", "--data-dir", dataDir)
+		out := s3ftpbin.Run(t, binary, password+"\n", "users", "add", g.User, "--bucket", g.Bucket, "--prefix", g.Prefix, "--password-stdin", "--data-dir", dataDir)
 		if !strings.Contains(out, "added user "+g.User) {
 			t.Fatalf("users add printed %q", out)
 		}
@@ -153,7 +152,7 @@ func (g *gateway) start(t *testing.T, args []string) {
 	g.Stdout = stdout
 	g.cmd = exec.Command(binary, args...)
 	g.cmd.Stdout, g.cmd.Stderr = stdout, logFile
-	g.cmd.Env = withoutS3ftpEnv(os.Environ())
+	g.cmd.Env = s3ftpbin.Env()
 	if err := g.cmd.Start(); err != nil {
 		t.Fatalf("start s3ftp: %v", err)
 	}
@@ -230,36 +229,6 @@ func (g *gateway) URL(path string) string {
 func (g *gateway) log() string {
 	b, _ := os.ReadFile(g.stderr)
 	return string(b)
-}
-
-// runBinary runs the s3ftp binary with args and stdin, fails the test if it
-// does not exit with status 0 within 30 s, and returns its stdout.
-func runBinary(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = withoutS3ftpEnv(os.Environ())
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("s3ftp %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
-}
-
-// withoutS3ftpEnv drops S3FTP_* variables (other than the test switch) so a
-// developer's environment cannot change the configuration under test.
-func withoutS3ftpEnv(env []string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "S3FTP_") && !strings.HasPrefix(kv, s3test.StrictEnv+"=") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // requireTool returns the path of an installed client program. When it is
