@@ -10,21 +10,17 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3ftp/s3ftp/storage/s3test"
 	"github.com/s3ftp/s3ftp/test/s3ftpbin"
-	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
 // backend is an S3 store a gateway runs against.
@@ -55,17 +51,13 @@ const (
 // gateway is a running `s3ftp serve` child process.
 type gateway struct {
 	kind     string
-	addr     string // FTP control address, 127.0.0.1:PORT
 	password string
 	store    Store
-
-	cmd    *exec.Cmd
-	stdout *syncbuf.Buffer
-	log    string // file receiving the JSON log
+	proc     *s3ftpbin.Process
 }
 
 func (g *gateway) target() Target {
-	return Target{Addr: g.addr, User: ftpUser, Password: g.password, Store: g.store}
+	return Target{Addr: g.proc.Addr, User: ftpUser, Password: g.password, Store: g.store}
 }
 
 // startGateway adds the transcript's user to a fresh data directory and
@@ -110,64 +102,8 @@ log-format: json
 	if !strings.Contains(out, "added user "+ftpUser) {
 		t.Fatalf("users add printed %q", out)
 	}
-	g.start(t, append(args, script.Serve...))
+	g.proc = s3ftpbin.Start(t, g.kind, binary, append(args, script.Serve...)...)
 	return g
-}
-
-var ftpLine = regexp.MustCompile(`(?m)^\s*FTP:\s+ftp://(127\.0\.0\.1:\d+) `)
-
-// start runs the binary with args and waits up to 20 s for the FTP address
-// on stdout.
-func (g *gateway) start(t *testing.T, args []string) {
-	t.Helper()
-	logFile, err := os.CreateTemp(t.TempDir(), "s3ftp-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.log = logFile.Name()
-	g.stdout = &syncbuf.Buffer{}
-	g.cmd = exec.Command(binary, args...)
-	g.cmd.Stdout, g.cmd.Stderr = g.stdout, logFile
-	g.cmd.Env = s3ftpbin.Env()
-	if err := g.cmd.Start(); err != nil {
-		t.Fatalf("start s3ftp: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- g.cmd.Wait() }()
-	t.Cleanup(func() {
-		defer logFile.Close()
-		_ = g.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("s3ftp serve exited with %v after SIGTERM (want status 0)", err)
-			}
-		case <-time.After(15 * time.Second):
-			_ = g.cmd.Process.Kill()
-			<-exited
-			t.Errorf("s3ftp serve did not stop within 15 s of SIGTERM")
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(g.log)
-			t.Logf("s3ftp serve (%s) log, last lines:\n%s", g.kind, tail(string(b), 40))
-		}
-	})
-	deadline := time.After(20 * time.Second)
-	for {
-		if m := ftpLine.FindStringSubmatch(g.stdout.String()); m != nil {
-			g.addr = m[1]
-			return
-		}
-		select {
-		case err := <-exited:
-			exited <- err // for the cleanup
-			b, _ := os.ReadFile(g.log)
-			t.Fatalf("s3ftp serve exited at start (%v)\nstdout:\n%s\nlog:\n%s", err, g.stdout, b)
-		case <-deadline:
-			t.Fatalf("s3ftp serve printed no FTP address within 20 s\nstdout:\n%s", g.stdout)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // fileStore reads the embedded store's files: each object is the plain file
@@ -294,15 +230,6 @@ func hashReader(r io.Reader) (string, int64, bool, error) {
 		return "", 0, false, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, true, nil
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // randomHex returns 2n random hex digits.

@@ -9,15 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/s3ftp/s3ftp/storage/s3test"
 	"github.com/s3ftp/s3ftp/test/s3ftpbin"
-	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
 // Backend kinds a gateway can store its files in.
@@ -47,8 +44,9 @@ var backends = []backend{
 // gateway is a running `s3ftp serve` child process and the FTP user the
 // tests log in as.
 type gateway struct {
+	*s3ftpbin.Process // the s3ftp serve process: Addr, APIURL, Stdout, Cmd, Log
+
 	Kind     string
-	Addr     string // FTP control address, 127.0.0.1:PORT
 	User     string
 	Password string
 	Bucket   string         // bucket of the user's files
@@ -59,14 +57,6 @@ type gateway struct {
 	// S3Writes records the PUT and POST requests that S3 has carried out,
 	// for a backend with a writeDelay; nil otherwise.
 	S3Writes *requestLog
-
-	// APIURL is the admin API's base URL (http://127.0.0.1:PORT) and
-	// Stdout what the process printed.
-	APIURL string
-	Stdout *syncbuf.Buffer
-
-	cmd    *exec.Cmd
-	stderr string // file receiving the process's JSON log
 }
 
 // startGateway starts `s3ftp serve` on 127.0.0.1:0 with the backend b, and
@@ -131,81 +121,23 @@ log-format: json
 	return nil
 }
 
-// ftpLine and apiLine are the startup lines that give the FTP address and
-// the admin API's URL.
-var (
-	ftpLine = regexp.MustCompile(`(?m)^\s*FTP:\s+ftp://(\S+) `)
-	apiLine = regexp.MustCompile(`(?m)^\s*admin API:\s+(http://\S+)/api/v1/ `)
-)
-
-// start runs the binary with args, waits up to 20 s for the startup lines
-// on stdout and registers a cleanup that stops it with SIGTERM, checks that
-// it exits with status 0 within 15 s, and prints its log if the test failed.
+// start runs the binary with args (see s3ftpbin.Start: stopped with SIGTERM
+// and checked to exit 0 when the test ends) and checks its startup lines.
 func (g *gateway) start(t *testing.T, args []string) {
 	t.Helper()
-	logFile, err := os.CreateTemp(t.TempDir(), "s3ftp-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.stderr = logFile.Name()
-	stdout := &syncbuf.Buffer{}
-	g.Stdout = stdout
-	g.cmd = exec.Command(binary, args...)
-	g.cmd.Stdout, g.cmd.Stderr = stdout, logFile
-	g.cmd.Env = s3ftpbin.Env()
-	if err := g.cmd.Start(); err != nil {
-		t.Fatalf("start s3ftp: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- g.cmd.Wait() }()
-	t.Cleanup(func() {
-		defer logFile.Close()
-		_ = g.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("s3ftp serve exited with %v after SIGTERM (want status 0)", err)
-			}
-		case <-time.After(15 * time.Second):
-			_ = g.cmd.Process.Kill()
-			<-exited
-			t.Errorf("s3ftp serve did not stop within 15 s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("s3ftp serve (%s) stdout:\n%s\nlog (last lines):\n%s", g.Kind, stdout, tail(g.log(), 60))
-		}
-	})
-
-	deadline := time.After(20 * time.Second)
-	for {
-		if m := ftpLine.FindStringSubmatch(stdout.String()); m != nil {
-			g.Addr = m[1]
-			break
-		}
-		select {
-		case err := <-exited:
-			exited <- err // for the cleanup
-			t.Fatalf("s3ftp serve exited at start (%v)\nstdout:\n%s\nlog:\n%s", err, stdout, g.log())
-		case <-deadline:
-			t.Fatalf("s3ftp serve printed no FTP address within 20 s\nstdout:\n%s\nlog:\n%s", stdout, g.log())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if m := apiLine.FindStringSubmatch(stdout.String()); m != nil {
-		g.APIURL = m[1]
-	}
+	g.Process = s3ftpbin.Start(t, g.Kind, binary, args...)
 	if host, _, err := net.SplitHostPort(g.Addr); err != nil || host != "127.0.0.1" {
 		t.Fatalf("FTP address %q: want 127.0.0.1:PORT", g.Addr)
 	}
 	if g.Kind == embeddedStore {
 		// The demo user must be announced with the password we chose.
 		want := fmt.Sprintf("demo user:  %s / %s -> bucket %s, prefix %s", g.User, g.Password, g.Bucket, g.Prefix)
-		waitFor(t, 5*time.Second, "the demo user line on stdout", func() bool { return strings.Contains(stdout.String(), want) })
+		waitFor(t, 5*time.Second, "the demo user line on stdout", func() bool { return strings.Contains(g.Stdout.String(), want) })
 	}
 }
 
 // Pid returns the process id of the s3ftp process.
-func (g *gateway) Pid() int { return g.cmd.Process.Pid }
+func (g *gateway) Pid() int { return g.Cmd.Process.Pid }
 
 // Host returns the host of the FTP address (127.0.0.1).
 func (g *gateway) Host() string {
@@ -226,10 +158,7 @@ func (g *gateway) URL(path string) string {
 }
 
 // log returns what the process has logged so far.
-func (g *gateway) log() string {
-	b, _ := os.ReadFile(g.stderr)
-	return string(b)
-}
+func (g *gateway) log() string { return g.ReadLog() }
 
 // requireTool returns the path of an installed client program. When it is
 // missing the test is skipped, or fails under S3FTP_TEST_STRICT=1.

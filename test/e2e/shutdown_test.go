@@ -36,7 +36,7 @@ func TestShutdownLetsUploadFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // a third of the way through, at 400 kB/s
-	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := g.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "the FTP port to close", func() bool {

@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
 // Build compiles github.com/s3ftp/s3ftp/cmd/s3ftp into dir and returns the
@@ -76,4 +79,90 @@ func Run(t testing.TB, bin, stdin string, args ...string) string {
 		t.Fatalf("s3ftp %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
+}
+
+// Process is a running `s3ftp serve`.
+type Process struct {
+	Cmd    *exec.Cmd
+	Addr   string          // FTP control address, 127.0.0.1:PORT, from the startup lines
+	APIURL string          // the admin API's base URL, http://127.0.0.1:PORT, if it runs
+	Stdout *syncbuf.Buffer // what the process printed
+	Log    string          // the file receiving its JSON log (stderr)
+}
+
+// The startup lines that give the FTP address and the admin API's URL.
+var (
+	ftpLine = regexp.MustCompile(`(?m)^\s*FTP:\s+ftp://(\S+) `)
+	apiLine = regexp.MustCompile(`(?m)^\s*admin API:\s+(http://\S+)/api/v1/ `)
+)
+
+// Start runs bin with args (a serve command line), waits up to 20 s for the
+// FTP address on stdout, and registers a cleanup that stops it with SIGTERM,
+// fails the test unless it exits with status 0 within 15 s, and shows the
+// end of its log if the test failed. name labels it in failures.
+func Start(t testing.TB, name, bin string, args ...string) *Process {
+	t.Helper()
+	logFile, err := os.CreateTemp(t.TempDir(), "s3ftp-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{Log: logFile.Name(), Stdout: &syncbuf.Buffer{}, Cmd: exec.Command(bin, args...)}
+	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, logFile
+	p.Cmd.Env = Env()
+	if err := p.Cmd.Start(); err != nil {
+		t.Fatalf("start s3ftp: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- p.Cmd.Wait() }()
+	t.Cleanup(func() {
+		defer logFile.Close()
+		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("s3ftp serve exited with %v after SIGTERM (want status 0)", err)
+			}
+		case <-time.After(15 * time.Second):
+			_ = p.Cmd.Process.Kill()
+			<-exited
+			t.Errorf("s3ftp serve did not stop within 15 s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("s3ftp serve (%s) stdout:\n%s\nlog (last lines):\n%s", name, p.Stdout, tail(p.ReadLog(), 60))
+		}
+	})
+	deadline := time.After(20 * time.Second)
+	for {
+		if m := ftpLine.FindStringSubmatch(p.Stdout.String()); m != nil {
+			p.Addr = m[1]
+			break
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("s3ftp serve exited at start (%v)\nstdout:\n%s\nlog:\n%s", err, p.Stdout, p.ReadLog())
+		case <-deadline:
+			t.Fatalf("s3ftp serve printed no FTP address within 20 s\nstdout:\n%s\nlog:\n%s", p.Stdout, p.ReadLog())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if m := apiLine.FindStringSubmatch(p.Stdout.String()); m != nil {
+		p.APIURL = m[1]
+	}
+	return p
+}
+
+// ReadLog returns what the process has logged so far.
+func (p *Process) ReadLog() string {
+	b, _ := os.ReadFile(p.Log)
+	return string(b)
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
