@@ -20,12 +20,19 @@ import (
 )
 
 // Build compiles github.com/s3ftp/s3ftp/cmd/s3ftp into dir and returns the
-// binary's path. It allows five minutes.
+// binary's path. It builds inside the s3ftp module's own directory, so that
+// its go.mod (and its replace of ftpserverlib) applies even when the caller
+// is another module (helm/). It allows five minutes.
 func Build(dir string) (string, error) {
 	bin := filepath.Join(dir, "s3ftp")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/s3ftp/s3ftp/cmd/s3ftp")
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/s3ftp/s3ftp").Output()
+	if err != nil {
+		return "", fmt.Errorf("locate module github.com/s3ftp/s3ftp: %w", err)
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/s3ftp")
+	build.Dir = strings.TrimSpace(string(out))
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/s3ftp: %w", err)
@@ -68,10 +75,16 @@ func Env() []string {
 // status 0 within 30 s, and returns its stdout.
 func Run(t testing.TB, bin, stdin string, args ...string) string {
 	t.Helper()
+	return RunEnv(t, bin, nil, stdin, args...)
+}
+
+// RunEnv is Run with env (KEY=VALUE) added to the environment of Env.
+func RunEnv(t testing.TB, bin string, env []string, stdin string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = Env()
+	cmd.Env = append(Env(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -102,13 +115,19 @@ var (
 // end of its log if the test failed. name labels it in failures.
 func Start(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
+	return StartEnv(t, name, bin, nil, args...)
+}
+
+// StartEnv is Start with env (KEY=VALUE) added to the environment of Env.
+func StartEnv(t testing.TB, name, bin string, env []string, args ...string) *Process {
+	t.Helper()
 	logFile, err := os.CreateTemp(t.TempDir(), "s3ftp-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &Process{Log: logFile.Name(), Stdout: &syncbuf.Buffer{}, Cmd: exec.Command(bin, args...)}
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, logFile
-	p.Cmd.Env = Env()
+	p.Cmd.Env = append(Env(), env...)
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatalf("start s3ftp: %v", err)
 	}
