@@ -35,6 +35,7 @@ type deployment struct {
 	pvc         bool
 	users       int // initial users, one Job each
 	tls         bool
+	proxy       bool     // PROXY protocol from the load balancer (proxy-trusted-cidrs)
 	extras      []string // optional kinds rendered: ServiceMonitor, NetworkPolicy
 }
 
@@ -43,11 +44,11 @@ var deployments = []deployment{
 		passive: [2]int32{30000, 30009}, secret: "gw-s3ftp", secretKeys: []string{"S3FTP_API_TOKEN"}, pvc: true},
 	{file: "existingsecret-values.yaml", replicas: 2, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityClientIP,
 		publicHost: "ftp.example.org", passive: [2]int32{30000, 30009}, secret: "s3ftp-credentials"},
-	{file: "hostnetwork-values.yaml", replicas: 2, hostIP: true, passive: [2]int32{30000, 30009}, secret: "gw-s3ftp",
+	{file: "hostnetwork-values.yaml", replicas: 2, passive: [2]int32{21100, 21149}, secret: "gw-s3ftp",
 		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_DB_URL", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}},
 	{file: "irsa-values.yaml", replicas: 1, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityClientIP,
 		publicHost: "ftp.example.com", passive: [2]int32{30000, 30009}, secret: "gw-s3ftp", secretKeys: []string{"S3FTP_API_TOKEN"},
-		roleARN: "arn:aws:iam::111122223333:role/s3ftp", pvc: true},
+		roleARN: "arn:aws:iam::111122223333:role/s3ftp", pvc: true, proxy: true},
 	{file: "loadbalancer-values.yaml", replicas: 1, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityClientIP,
 		publicHost: "203.0.113.10", passive: [2]int32{31000, 31019}, secret: "gw-s3ftp",
 		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}, pvc: true, users: 2, tls: true,
@@ -348,6 +349,12 @@ func checkServices(t *testing.T, m *manifests, want deployment) {
 	}
 	if !selects(svc.Spec.Selector, d) {
 		t.Errorf("FTP Service selector %v does not select the gateway pods", svc.Spec.Selector)
+	}
+	// The gateway must see the client's address (data connection check,
+	// allowed networks, bans): through PROXY protocol, or kept by Local.
+	if want.serviceType != corev1.ServiceTypeClusterIP && !want.proxy &&
+		svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+		t.Errorf("externalTrafficPolicy %q without PROXY protocol: the pod would see node addresses", svc.Spec.ExternalTrafficPolicy)
 	}
 	ports := map[int32]corev1.ServicePort{}
 	for _, p := range svc.Spec.Ports {

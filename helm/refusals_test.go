@@ -13,8 +13,9 @@ import (
 	"github.com/s3ftp/s3ftp/test/s3ftpbin"
 )
 
-// schemaFailure is what helm prints when values.schema.json refuses values.
-const schemaFailure = "values don't meet the specifications of the schema"
+// schemaFailures are what helm prints when values.schema.json refuses
+// values: template and install say the first, lint at least the second.
+var schemaFailures = []string{"values don't meet the specifications of the schema", "[ERROR] values.yaml: - at '"}
 
 // TestRefusals renders bad values and checks that helm template and helm
 // lint both refuse them, naming the value at fault. Most refusals come from
@@ -56,6 +57,10 @@ func TestRefusals(t *testing.T) {
 		{name: "FTPS without certificate", args: []string{"--set", "tls.enabled=true"}, schema: true, want: []string{"/tls", "secretName"}},
 		{name: "IPv6 public host", args: []string{"--set", "ftp.publicHost=2001:db8::1"}, schema: true, want: []string{"/ftp/publicHost"}},
 		{name: "chart-managed key in config", args: []string{"--set", "config.passive-ports=1-2"}, schema: true, want: []string{"invalid propertyName 'passive-ports'"}},
+		{name: "webhook URLs (secret) in config", args: []string{"--set", "config.events-urls=https://u:p@hooks.example/x"}, schema: true,
+			want: []string{"invalid propertyName 'events-urls'"}},
+		{name: "PodDisruptionBudget without a bound", args: []string{"--set", "podDisruptionBudget.maxUnavailable=null"}, schema: true,
+			want: []string{"/podDisruptionBudget"}},
 		{name: "secret in config", args: []string{"--set", "config.s3-secret-key=x"}, schema: true, want: []string{"invalid propertyName 's3-secret-key'"}},
 		{name: "password instead of hash", args: []string{"--set-json", `initialUsers=[{"name":"cam01","passwordHash":"hunter22"}]`},
 			schema: true, want: []string{"/initialUsers/0/passwordHash"}},
@@ -81,7 +86,7 @@ func TestRefusals(t *testing.T) {
 				if lintFail := cmd[0] == "lint" && !tc.schema && strings.Contains(out, "[INFO] Fail: "); err == nil && !lintFail {
 					t.Fatalf("helm %s accepted the values:\n%s", cmd[0], out)
 				}
-				if tc.schema != strings.Contains(out, schemaFailure) {
+				if tc.schema != slices.ContainsFunc(schemaFailures, func(f string) bool { return strings.Contains(out, f) }) {
 					t.Errorf("helm %s: refused by the schema: %v, want %v:\n%s", cmd[0], !tc.schema, tc.schema, out)
 				}
 				for _, w := range tc.want {
@@ -141,14 +146,15 @@ func TestSchemaConfigKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The keys the chart sets from its own values, the secrets (kept in the
-	// Secret: S3FTP_EVENTS_SECRET in existingSecret or extraEnv), and those
-	// that make no sense in a pod (the embedded store and its demo user).
+	// Secret: S3FTP_EVENTS_URLS, S3FTP_EVENTS_SECRET in existingSecret or
+	// extraEnv), and those that cannot work in the pod (the embedded store
+	// and its demo user; port 20 needs a capability the pod drops).
 	chartOwned := []string{
 		"ftp-listen", "passive-ports", "public-host", "proxy-trusted-cidrs", "api-listen", "api-token",
 		"api-token-hashes", "api-read-token-hashes", "data-dir", "storage", "embedded-s3-listen",
 		"s3-bucket", "s3-region", "s3-endpoint", "s3-path-style", "s3-access-key", "s3-secret-key",
 		"db-url", "shutdown-timeout", "tls-cert", "tls-key", "tls-required", "ftps-implicit-listen",
-		"demo-user", "demo-password", "events-secret",
+		"demo-user", "demo-password", "events-urls", "events-secret", "active-port-20",
 	}
 	for _, k := range allowed {
 		if _, ok := effective[k]; !ok {

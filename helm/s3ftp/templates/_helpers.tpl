@@ -66,7 +66,7 @@ app.kubernetes.io/component: gateway
 
 {{/* "true" when PASV advertises the node's IP (Downward API status.hostIP). */}}
 {{- define "s3ftp.publicHostFromNode" -}}
-{{- if or .Values.ftp.publicHostFromNodeIP (and .Values.hostNetwork (not .Values.ftp.publicHost)) }}true{{ end }}
+{{- if .Values.ftp.publicHostFromNodeIP }}true{{ end }}
 {{- end }}
 
 {{/* The passive ports, one per line. */}}
