@@ -1,11 +1,12 @@
-// Package helm_test checks the s3ftp Helm chart (helm/s3ftp) offline: helm
-// lint and helm template over the values files in ci/, every rendered
-// manifest strict-decoded into the Kubernetes API types and checked for the
-// wiring the API server cannot see (selectors, named ports, passive ports,
-// probes, security context), the refusals of values.schema.json and of the
-// chart's own checks, and the rendered configuration run by the real s3ftp
-// binary. It is a module of its own so that the gateway's go.mod does not
-// carry k8s.io/api.
+// Package helm_test checks the s3ftp Helm chart (helm/s3ftp): helm lint and
+// helm template over the values files in ci/, every rendered manifest
+// strict-decoded into the Kubernetes API types and checked for the wiring
+// the API server cannot see (selectors, named ports, passive ports, probes,
+// security context), the refusals of values.schema.json and of the chart's
+// own checks, the rendered configuration run by the real s3ftp binary, and
+// (apiserver_test.go) every values file installed with a server-side dry
+// run against a real kube-apiserver built by helm/kubeapi. It is a module of
+// its own so that the gateway's go.mod does not carry k8s.io/api.
 package helm_test
 
 import (

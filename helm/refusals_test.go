@@ -44,6 +44,11 @@ func TestRefusals(t *testing.T) {
 		{name: "NodePort passive range outside 30000-32767",
 			args: []string{"--set", "service.type=NodePort,ftp.passivePorts.start=20000,ftp.passivePorts.end=20009"},
 			want: []string{"30000-32767"}},
+		{name: "FTP and implicit FTPS on one nodePort",
+			args: []string{"--set", "service.type=NodePort,service.nodePorts.ftp=30021,service.nodePorts.ftpsImplicit=30021," +
+				"tls.enabled=true,tls.secretName=ftp-tls,tls.implicit=true"},
+			want: []string{"service.nodePorts: ftp and ftpsImplicit are both 30021"}},
+		{name: "name that is not a DNS label", args: []string{"--set", "fullnameOverride=S3FTP"}, schema: true, want: []string{"/fullnameOverride"}},
 		{name: "API port inside the passive range", args: []string{"--set", "containerPorts.api=30005"}, want: []string{"containerPorts.api (30005) is inside"}},
 		{name: "grace period shorter than draining", args: []string{"--set", "terminationGracePeriodSeconds=40"},
 			want: []string{"terminationGracePeriodSeconds: 40 is too short", "50"}},

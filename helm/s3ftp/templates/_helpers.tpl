@@ -81,9 +81,14 @@ app.kubernetes.io/component: gateway
 {{- define "s3ftp.dataDir" -}}/var/lib/s3ftp{{- end }}
 {{- define "s3ftp.tlsDir" -}}/etc/s3ftp/tls{{- end }}
 
+{{/* The admin API's Service: a DNS label of at most 63 characters. */}}
+{{- define "s3ftp.apiServiceName" -}}
+{{- printf "%s-api" (include "s3ftp.fullname" . | trunc 59 | trimSuffix "-") }}
+{{- end }}
+
 {{/* URL of the admin API inside the cluster. */}}
 {{- define "s3ftp.apiURL" -}}
-{{- printf "http://%s-api.%s.svc:%d" (include "s3ftp.fullname" .) .Release.Namespace (int .Values.apiService.port) }}
+{{- printf "http://%s.%s.svc:%d" (include "s3ftp.apiServiceName" .) .Release.Namespace (int .Values.apiService.port) }}
 {{- end }}
 
 {{- define "s3ftp.terminationGracePeriodSeconds" -}}
@@ -202,6 +207,10 @@ values). Included by the Deployment; each failure names the values at fault.
 {{- end }}
 {{- end }}
 {{- if eq $v.service.type "NodePort" }}
+{{- $ftpNode := $v.service.nodePorts.ftp | toString }}
+{{- if and $v.tls.enabled $v.tls.implicit $ftpNode (eq $ftpNode ($v.service.nodePorts.ftpsImplicit | toString)) }}
+{{- fail (printf "service.nodePorts: ftp and ftpsImplicit are both %s; a nodePort serves one port" $ftpNode) }}
+{{- end }}
 {{- if or (lt $start 30000) (gt $end 32767) }}
 {{- fail (printf "ftp.passivePorts %d-%d: with service.type NodePort each passive port is also its nodePort, so the range must lie in 30000-32767" $start $end) }}
 {{- end }}
