@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"go/build"
 	"io"
 	"net/http"
 	"os"
@@ -29,7 +28,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/s3ftp/s3ftp/storage/s3test"
 	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
@@ -87,24 +85,6 @@ func TestServerDryRun(t *testing.T) {
 // kubeAPIInstall installs the API server and etcd the test runs.
 const kubeAPIInstall = "cd helm/kubeapi && go install ./cmd/..."
 
-// kubeAPIBinary returns the executable name (PATH, then $GOPATH/bin), built
-// by helm/kubeapi. Without it the test is skipped, or fails when
-// S3FTP_TEST_STRICT=1.
-func kubeAPIBinary(t testing.TB, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if p := filepath.Join(build.Default.GOPATH, "bin", name); fileExists(p) {
-		return p
-	}
-	if s3test.Strict() {
-		t.Fatalf("%s not installed (%s)", name, kubeAPIInstall)
-	}
-	t.Skipf("%s not installed (%s)", name, kubeAPIInstall)
-	return ""
-}
-
 // kubeAPI is a kube-apiserver, with its etcd, that one test started.
 type kubeAPI struct {
 	url        string // https://127.0.0.1:port
@@ -119,7 +99,7 @@ type kubeAPI struct {
 // CRD, and writes a kubeconfig for helm. Both stop when the test ends.
 func startKubeAPI(t *testing.T) *kubeAPI {
 	t.Helper()
-	etcdBin, apiBin := kubeAPIBinary(t, "s3ftp-etcd"), kubeAPIBinary(t, "s3ftp-kube-apiserver")
+	etcdBin, apiBin := toolBinary(t, "s3ftp-etcd", kubeAPIInstall), toolBinary(t, "s3ftp-kube-apiserver", kubeAPIInstall)
 	helmBinary(t)
 	dir := t.TempDir()
 	started := time.Now()

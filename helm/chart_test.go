@@ -52,21 +52,27 @@ func TestMain(m *testing.M) {
 	os.Exit(s3ftpbin.Main(m, &s3ftpBin))
 }
 
-// helmBinary returns the helm executable (PATH, then $GOPATH/bin). Without
-// it the test is skipped, or fails when S3FTP_TEST_STRICT=1.
+// helmBinary returns the helm executable (see toolBinary).
 func helmBinary(t testing.TB) string {
 	t.Helper()
-	if p, err := exec.LookPath("helm"); err == nil {
+	return toolBinary(t, "helm", "go install helm.sh/helm/v3/cmd/helm@v3.22.0")
+}
+
+// toolBinary returns the path of the executable name (PATH, then
+// $GOPATH/bin). Without it the test is skipped, or fails when
+// S3FTP_TEST_STRICT=1; install says how to get it.
+func toolBinary(t testing.TB, name, install string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	if p := filepath.Join(build.Default.GOPATH, "bin", "helm"); fileExists(p) {
+	if p := filepath.Join(build.Default.GOPATH, "bin", name); fileExists(p) {
 		return p
 	}
-	const install = "go install helm.sh/helm/v3/cmd/helm@v3.22.0"
 	if s3test.Strict() {
-		t.Fatalf("helm not installed (%s)", install)
+		t.Fatalf("%s not installed (%s)", name, install)
 	}
-	t.Skipf("helm not installed (%s)", install)
+	t.Skipf("%s not installed (%s)", name, install)
 	return ""
 }
 
