@@ -77,31 +77,13 @@ func startGateway(t *testing.T, b backend, script *Script) *gateway {
 	case versityStore:
 		srv := s3test.Versity(t)
 		bucket = srv.NewBucket(t)
-		config := filepath.Join(t.TempDir(), "s3ftp.yaml")
-		yaml := fmt.Sprintf(`# written by test/devices
-ftp-listen: 127.0.0.1:0
-passive-ports: ""
-api-listen: 127.0.0.1:0
-data-dir: %q
-s3-endpoint: %q
-s3-path-style: true
-s3-access-key: %q
-s3-secret-key: %q
-log-format: json
-`, dataDir, srv.Endpoint, srv.AccessKey, srv.SecretKey)
-		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = []string{"serve", "--config", config}
+		args = []string{"serve", "--config", s3ftpbin.WriteConfig(t, dataDir, srv.Endpoint, srv.AccessKey, srv.SecretKey)}
 		g.store = &s3Store{client: srv.Client(false, nil), bucket: bucket, prefix: ftpPrefix}
 	default:
 		t.Fatalf("unknown backend kind %q", b.kind)
 	}
-	out := s3ftpbin.Run(t, binary, g.password+"\n", "users", "add", ftpUser, "--bucket", bucket, "--prefix", ftpPrefix,
-		"--permissions", script.Permissions, "--password-stdin", "--data-dir", dataDir)
-	if !strings.Contains(out, "added user "+ftpUser) {
-		t.Fatalf("users add printed %q", out)
-	}
+	s3ftpbin.AddUser(t, binary, ftpUser, g.password, "--bucket", bucket, "--prefix", ftpPrefix,
+		"--permissions", script.Permissions, "--data-dir", dataDir)
 	g.proc = s3ftpbin.Start(t, g.kind, binary, append(args, script.Serve...)...)
 	return g
 }

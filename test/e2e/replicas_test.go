@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/s3ftp/s3ftp/auth/api"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 	"github.com/s3ftp/s3ftp/test/pgtest"
+	"github.com/s3ftp/s3ftp/test/s3ftpbin"
 )
 
 // TestReplicasShareUsers: two gateways on one PostgreSQL user store (and one
@@ -27,23 +26,8 @@ func TestReplicasShareUsers(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	token := "replica-token-" + randomHex(12)
 	start := func(name string) *gateway {
-		config := filepath.Join(t.TempDir(), name+".yaml")
-		yaml := fmt.Sprintf(`ftp-listen: 127.0.0.1:0
-passive-ports: ""
-api-listen: 127.0.0.1:0
-api-token-hashes: [%s]
-db-url: %q
-data-dir: %q
-s3-endpoint: %q
-s3-path-style: true
-s3-access-key: %q
-s3-secret-key: %q
-log-format: json
-log-level: debug
-`, api.HashToken(token), dbURL, t.TempDir(), srv.Endpoint, srv.AccessKey, srv.SecretKey)
-		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		config := s3ftpbin.WriteConfig(t, t.TempDir(), srv.Endpoint, srv.AccessKey, srv.SecretKey,
+			"api-token-hashes: ["+api.HashToken(token)+"]", fmt.Sprintf("db-url: %q", dbURL), "log-level: debug")
 		g := &gateway{Kind: versityStore, Bucket: bucket, S3: srv}
 		g.start(t, []string{"serve", "--config", config})
 		if g.APIURL == "" {

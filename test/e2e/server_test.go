@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,10 +83,7 @@ func startGateway(t *testing.T, b backend) *gateway {
 	case versityStore:
 		srv := s3test.Versity(t)
 		g := &gateway{Kind: b.kind, User: "e2e", Password: password, Bucket: srv.NewBucket(t), Prefix: "files/", DataDir: dataDir, S3: srv}
-		out := s3ftpbin.Run(t, binary, password+"\n", "users", "add", g.User, "--bucket", g.Bucket, "--prefix", g.Prefix, "--password-stdin", "--data-dir", dataDir)
-		if !strings.Contains(out, "added user "+g.User) {
-			t.Fatalf("users add printed %q", out)
-		}
+		s3ftpbin.AddUser(t, binary, g.User, password, "--bucket", g.Bucket, "--prefix", g.Prefix, "--data-dir", dataDir)
 		endpoint := srv.Endpoint
 		if b.writeDelay > 0 {
 			g.S3Writes = &requestLog{}
@@ -98,22 +93,7 @@ func startGateway(t *testing.T, b backend) *gateway {
 		if checksum == "" {
 			checksum = "auto"
 		}
-		config := filepath.Join(t.TempDir(), "s3ftp.yaml")
-		yaml := fmt.Sprintf(`# written by test/e2e
-ftp-listen: 127.0.0.1:0
-passive-ports: ""
-api-listen: 127.0.0.1:0
-data-dir: %q
-s3-endpoint: %q
-s3-path-style: true
-s3-access-key: %q
-s3-secret-key: %q
-s3-checksum: %s
-log-format: json
-`, dataDir, endpoint, srv.AccessKey, srv.SecretKey, checksum)
-		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		config := s3ftpbin.WriteConfig(t, dataDir, endpoint, srv.AccessKey, srv.SecretKey, "s3-checksum: "+checksum)
 		g.start(t, []string{"serve", "--config", config})
 		return g
 	}

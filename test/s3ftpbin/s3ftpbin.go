@@ -94,6 +94,43 @@ func RunEnv(t testing.TB, bin string, env []string, stdin string, args ...string
 	return stdout.String()
 }
 
+// AddUser runs `s3ftp users add NAME --password-stdin` with password and
+// args (--bucket, --data-dir...), and fails the test unless it reports the
+// user added.
+func AddUser(t testing.TB, bin, name, password string, args ...string) {
+	t.Helper()
+	out := Run(t, bin, password+"\n", append([]string{"users", "add", name, "--password-stdin"}, args...)...)
+	if !strings.Contains(out, "added user "+name) {
+		t.Fatalf("users add printed %q", out)
+	}
+}
+
+// WriteConfig writes a test's serve configuration file and returns its
+// path: FTP and the admin API on 127.0.0.1:0, any passive port, JSON logs,
+// data in dataDir, the S3 service at endpoint (path style) with the given
+// keys, then the "key: value" lines of extra.
+func WriteConfig(t testing.TB, dataDir, endpoint, accessKey, secretKey string, extra ...string) string {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "s3ftp.yaml")
+	yaml := fmt.Sprintf(`ftp-listen: 127.0.0.1:0
+passive-ports: ""
+api-listen: 127.0.0.1:0
+data-dir: %q
+s3-endpoint: %q
+s3-path-style: true
+s3-access-key: %q
+s3-secret-key: %q
+log-format: json
+`, dataDir, endpoint, accessKey, secretKey)
+	for _, line := range extra {
+		yaml += line + "\n"
+	}
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config
+}
+
 // Process is a running `s3ftp serve`.
 type Process struct {
 	Cmd    *exec.Cmd
