@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -489,5 +490,41 @@ func testCanceledContext(t *testing.T, s auth.Store) {
 func testPing(t *testing.T, s auth.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// MinimalUser returns a valid user with only the required fields, for a
+// store's own tests.
+func MinimalUser(t *testing.T, name string) *auth.User {
+	t.Helper()
+	u := &auth.User{Name: name, PasswordHash: hashB, Bucket: "bkt"}
+	if err := u.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// CheckRead reads the user name from s, after a store's test has written a
+// column of its row behind the store's back, with GetUser and ListUsers.
+// With wantErr both must fail with an error naming column (and not
+// auth.ErrNotFound); otherwise both must succeed and check must accept the
+// user.
+func CheckRead(t *testing.T, s auth.Store, name, column string, wantErr bool, check func(*auth.User) bool) {
+	t.Helper()
+	u, err := s.GetUser(t.Context(), name)
+	_, listErr := s.ListUsers(t.Context(), "", 0)
+	if wantErr {
+		for _, err := range []error{err, listErr} {
+			if err == nil || errors.Is(err, auth.ErrNotFound) || !strings.Contains(err.Error(), column) {
+				t.Errorf("read error = %v, want one naming %s", err, column)
+			}
+		}
+		return
+	}
+	if err != nil || listErr != nil {
+		t.Fatalf("GetUser: %v; ListUsers: %v", err, listErr)
+	}
+	if !check(u) {
+		t.Errorf("read %+v", u)
 	}
 }

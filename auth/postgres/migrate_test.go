@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/s3ftp/s3ftp/auth/authtest"
 	"github.com/s3ftp/s3ftp/test/pgtest"
 )
 
@@ -73,7 +74,7 @@ func checkVersions(t *testing.T, dbURL string) {
 
 func testMigrateTwice(t *testing.T, srv *pgtest.Server) {
 	s, dbURL := openNew(t, srv)
-	if err := s.CreateUser(t.Context(), testUser(t, "kept")); err != nil {
+	if err := s.CreateUser(t.Context(), authtest.MinimalUser(t, "kept")); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -120,7 +121,7 @@ func testMigrateConcurrentOpens(t *testing.T, srv *pgtest.Server) {
 
 func testMigrateRefusesNewerSchema(t *testing.T, srv *pgtest.Server) {
 	s, dbURL := openNew(t, srv)
-	if err := s.CreateUser(t.Context(), testUser(t, "kept")); err != nil {
+	if err := s.CreateUser(t.Context(), authtest.MinimalUser(t, "kept")); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -210,7 +211,7 @@ func testMigrateRoleWithoutCreate(t *testing.T, srv *pgtest.Server) {
 		t.Fatalf("Open of a migrated database as %s: %v", role, err)
 	}
 	defer s.Close()
-	if err := s.CreateUser(t.Context(), testUser(t, "a")); err != nil {
+	if err := s.CreateUser(t.Context(), authtest.MinimalUser(t, "a")); err != nil {
 		t.Errorf("CreateUser as %s: %v", role, err)
 	}
 	s2, err := Open(t.Context(), asRole(fresh))

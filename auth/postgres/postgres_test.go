@@ -42,20 +42,6 @@ func exec(t *testing.T, dbURL, sql string, args ...any) {
 	}
 }
 
-// testUser returns a valid user with only the required fields.
-func testUser(t *testing.T, name string) *auth.User {
-	t.Helper()
-	u := &auth.User{
-		Name:         name,
-		PasswordHash: "$2a$04$.7mQsNFZKy1WaiViIWJmMuAqSH696Cp3F2406h6/xNubZ/e82D61S",
-		Bucket:       "bkt",
-	}
-	if err := u.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 // errorTexts returns the text of err and of every error it wraps.
 func errorTexts(err error) []string {
 	if err == nil {

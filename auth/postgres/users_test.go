@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/auth/authtest"
 	"github.com/s3ftp/s3ftp/test/pgtest"
 )
 
@@ -43,7 +44,7 @@ func TestUsers(t *testing.T) {
 // names sort in byte order whatever the database's collation.
 func testStoredForm(t *testing.T, srv *pgtest.Server) {
 	s, dbURL := openNew(t, srv)
-	u := testUser(t, "reader")
+	u := authtest.MinimalUser(t, "reader")
 	u.Permissions = auth.PermList | auth.PermUpload
 	u.AllowedNetworks = []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"),
@@ -110,7 +111,7 @@ func testReadHandEdited(t *testing.T, srv *pgtest.Server) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, dbURL := openNew(t, srv)
-			if err := s.CreateUser(t.Context(), testUser(t, "edited")); err != nil {
+			if err := s.CreateUser(t.Context(), authtest.MinimalUser(t, "edited")); err != nil {
 				t.Fatal(err)
 			}
 			conn, err := pgx.Connect(t.Context(), dbURL)
@@ -133,22 +134,7 @@ func testReadHandEdited(t *testing.T, srv *pgtest.Server) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, err := s.GetUser(t.Context(), "edited")
-			_, listErr := s.ListUsers(t.Context(), "", 0)
-			if tt.wantErr {
-				for _, err := range []error{err, listErr} {
-					if err == nil || errors.Is(err, auth.ErrNotFound) || !strings.Contains(err.Error(), tt.column) {
-						t.Errorf("read error = %v, want one naming %s", err, tt.column)
-					}
-				}
-				return
-			}
-			if err != nil || listErr != nil {
-				t.Fatalf("GetUser: %v; ListUsers: %v", err, listErr)
-			}
-			if !tt.check(u) {
-				t.Errorf("read %+v", u)
-			}
+			authtest.CheckRead(t, s, "edited", tt.column, tt.wantErr, tt.check)
 		})
 	}
 }
@@ -169,7 +155,7 @@ func columnType(column string) string {
 // columns: the others take their defaults.
 func testHandInserted(t *testing.T, srv *pgtest.Server) {
 	s, dbURL := openNew(t, srv)
-	want := testUser(t, "manual")
+	want := authtest.MinimalUser(t, "manual")
 	exec(t, dbURL, `INSERT INTO users (name, password_hash, bucket) VALUES ($1, $2, $3)`,
 		want.Name, want.PasswordHash, want.Bucket)
 	got, err := s.GetUser(t.Context(), "manual")
@@ -189,7 +175,7 @@ func testHandInserted(t *testing.T, srv *pgtest.Server) {
 // is refused as invalid, not as a database failure.
 func testNULInDescription(t *testing.T, srv *pgtest.Server) {
 	s, _ := openNew(t, srv)
-	u := testUser(t, "nul")
+	u := authtest.MinimalUser(t, "nul")
 	if err := s.CreateUser(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +200,7 @@ func testNULInDescription(t *testing.T, srv *pgtest.Server) {
 // password hash in its error.
 func testErrorsHidePasswordHash(t *testing.T, srv *pgtest.Server) {
 	s, dbURL := openNew(t, srv)
-	u := testUser(t, "hashed")
+	u := authtest.MinimalUser(t, "hashed")
 	if err := s.CreateUser(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/s3ftp/s3ftp/auth/authtest"
 )
 
 // versions returns the versions recorded in schema_migrations.
@@ -49,7 +51,7 @@ func TestMigrateTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateUser(t.Context(), testUser(t, "kept")); err != nil {
+	if err := s.CreateUser(t.Context(), authtest.MinimalUser(t, "kept")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

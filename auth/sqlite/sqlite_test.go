@@ -19,20 +19,6 @@ func openTemp(t *testing.T) *Store {
 	return s
 }
 
-// testUser returns a valid user with only the required fields.
-func testUser(t *testing.T, name string) *auth.User {
-	t.Helper()
-	u := &auth.User{
-		Name:         name,
-		PasswordHash: "$2a$04$.7mQsNFZKy1WaiViIWJmMuAqSH696Cp3F2406h6/xNubZ/e82D61S",
-		Bucket:       "bkt",
-	}
-	if err := u.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 func TestStoreConformance(t *testing.T) {
 	t.Parallel()
 	authtest.TestStore(t, func(t *testing.T) auth.Store { return openTemp(t) })
@@ -48,7 +34,7 @@ func TestOpenPermissions(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	// A write makes SQLite create the -wal and -shm files.
-	if err := s.CreateUser(t.Context(), testUser(t, "a")); err != nil {
+	if err := s.CreateUser(t.Context(), authtest.MinimalUser(t, "a")); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	tests := []struct {

@@ -1,14 +1,13 @@
 package sqlite
 
 import (
-	"errors"
 	"net/netip"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/auth/authtest"
 )
 
 // TestStoredForm checks that the database stays readable by a person with
@@ -17,7 +16,7 @@ func TestStoredForm(t *testing.T) {
 	t.Parallel()
 	s := openTemp(t)
 	t.Cleanup(func() { s.Close() })
-	u := testUser(t, "reader")
+	u := authtest.MinimalUser(t, "reader")
 	u.Permissions = auth.PermList | auth.PermUpload
 	u.AllowedNetworks = []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"),
@@ -73,29 +72,14 @@ func TestReadHandEdited(t *testing.T) {
 			t.Parallel()
 			s := openTemp(t)
 			t.Cleanup(func() { s.Close() })
-			if err := s.CreateUser(t.Context(), testUser(t, "edited")); err != nil {
+			if err := s.CreateUser(t.Context(), authtest.MinimalUser(t, "edited")); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.db.ExecContext(t.Context(),
 				`UPDATE users SET `+tt.column+` = ? WHERE name = 'edited'`, tt.value); err != nil {
 				t.Fatal(err)
 			}
-			u, err := s.GetUser(t.Context(), "edited")
-			_, listErr := s.ListUsers(t.Context(), "", 0)
-			if tt.wantErr {
-				for _, err := range []error{err, listErr} {
-					if err == nil || errors.Is(err, auth.ErrNotFound) || !strings.Contains(err.Error(), tt.column) {
-						t.Errorf("read error = %v, want one naming %s", err, tt.column)
-					}
-				}
-				return
-			}
-			if err != nil || listErr != nil {
-				t.Fatalf("GetUser: %v; ListUsers: %v", err, listErr)
-			}
-			if !tt.check(u) {
-				t.Errorf("read %+v", u)
-			}
+			authtest.CheckRead(t, s, "edited", tt.column, tt.wantErr, tt.check)
 		})
 	}
 }
