@@ -66,8 +66,22 @@ func (s *Server) NewBucket(t testing.TB) string {
 	name := "t-" + randomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.Client(false, nil).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
+	c := s.Client(false, nil)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
 		t.Fatalf("%s: create bucket: %v", s.Name, err)
+	}
+	if s.Name == "gofakes3" {
+		// gofakes3 answers ListMultipartUploads with NoSuchUpload until the
+		// bucket has had a multipart upload; one begun and aborted makes it
+		// list none, as real servers do.
+		key := ".s3test-multipart"
+		up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &name, Key: &key})
+		if err == nil {
+			_, err = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &name, Key: &key, UploadId: up.UploadId})
+		}
+		if err != nil {
+			t.Fatalf("%s: prepare the bucket's multipart uploads: %v", s.Name, err)
+		}
 	}
 	return name
 }
