@@ -88,19 +88,9 @@ func (w *writer) copyPrefix(etag string, keep int64) error {
 		num := w.next
 		w.next++
 		w.sem <- struct{}{}
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			defer func() { <-w.sem }()
-			part, err := w.mp.copyPart(w.ctx, num, w.fs.copySource(w.key), etag, start, end)
-			if err != nil {
-				w.fail(err)
-				return
-			}
-			w.mu.Lock()
-			w.parts = append(w.parts, part)
-			w.mu.Unlock()
-		}()
+		w.goPart(func() (types.CompletedPart, error) {
+			return w.mp.copyPart(w.ctx, num, w.fs.copySource(w.key), etag, start, end)
+		}, nil)
 	}
 	return nil
 }

@@ -212,12 +212,25 @@ func (w *writer) sendPart() error {
 	buf, num := w.buf, w.next
 	w.buf = nil
 	w.next++
+	w.goPart(func() (types.CompletedPart, error) {
+		return w.mp.uploadPart(w.ctx, num, *buf)
+	}, func() { w.free <- buf }) // before the slot is released: never blocks
+	return nil
+}
+
+// goPart sends a part in the background, in the concurrency slot (w.sem)
+// the caller took: send makes it, and the part is kept for the completion
+// or its error fails the upload. done, if not nil, runs before the slot is
+// released.
+func (w *writer) goPart(send func() (types.CompletedPart, error), done func()) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.sem }()
-		defer func() { w.free <- buf }() // before the slot is released: never blocks
-		part, err := w.mp.uploadPart(w.ctx, num, *buf)
+		if done != nil {
+			defer done()
+		}
+		part, err := send()
 		if err != nil {
 			w.fail(err)
 			return
@@ -226,7 +239,6 @@ func (w *writer) sendPart() error {
 		w.parts = append(w.parts, part)
 		w.mu.Unlock()
 	}()
-	return nil
 }
 
 // Close finishes the upload: a single PutObject for a small file, or the last
