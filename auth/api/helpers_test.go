@@ -113,7 +113,9 @@ func TestWithStores(t *testing.T) {
 	}
 }
 
-// testServer is the real handler on a real listener, over a real store.
+// testServer is the real handler on a real listener, over a real store,
+// behind the contract check: every exchange is checked against the OpenAPI
+// document (see contract_test.go).
 type testServer struct {
 	URL   string
 	store auth.Store
@@ -138,7 +140,11 @@ func newServer(t *testing.T, open func(t *testing.T) auth.Store, configure func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	contract, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(contract.Handler(t, h))
 	t.Cleanup(srv.Close)
 	return &testServer{URL: srv.URL, store: store, logs: logs}
 }

@@ -44,7 +44,8 @@ type Config struct {
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Metrics serves GET /metrics (the Prometheus text format), without a
-	// token like the health checks. Nil: /metrics answers an empty body.
+	// token like the health checks. Nil: /metrics answers an empty body in
+	// that format.
 	Metrics http.Handler
 }
 
@@ -54,7 +55,9 @@ func (c Config) withDefaults() Config {
 		c.Ready = func(context.Context) error { return nil }
 	}
 	if c.Metrics == nil {
-		c.Metrics = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+		c.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		})
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
