@@ -18,14 +18,12 @@ import (
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/auth/api"
 	"github.com/s3ftp/s3ftp/auth/api/apitest"
+	"github.com/s3ftp/s3ftp/auth/authtest"
 	"github.com/s3ftp/s3ftp/auth/sqlite"
 )
 
 // token is the writable admin token of the test handler.
 const token = "apitest-token-3f9c"
-
-// bcryptHash is a cheap valid password hash (bcrypt, cost 4).
-const bcryptHash = "$2a$04$.7mQsNFZKy1WaiViIWJmMuAqSH696Cp3F2406h6/xNubZ/e82D61S"
 
 // newContract loads the admin API's document.
 func newContract(t *testing.T) *apitest.Contract {
@@ -50,18 +48,15 @@ func newHandler(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	m := auth.NewManager(store)
-	if _, err := m.Create(t.Context(), "cam01", auth.UserPatch{Bucket: ptr("cams"), PasswordHash: ptr(bcryptHash)}); err != nil {
+	if err := store.CreateUser(t.Context(), authtest.MinimalUser(t, "cam01")); err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{Manager: m, Tokens: []api.Token{api.PlainToken(token, false)}})
+	h, err := api.NewHandler(api.Config{Manager: auth.NewManager(store), Tokens: []api.Token{api.PlainToken(token, false)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // recorder is a Reporter that keeps what it is told.
 type recorder struct {
@@ -122,7 +117,6 @@ func editJSON(body *[]byte, edit func(m map[string]any)) {
 // with the real handler made to depart in that way.
 func TestContractCatches(t *testing.T) {
 	t.Parallel()
-	createBody := `{"name": "cam02", "bucket": "cams", "password_hash": "` + bcryptHash + `"}`
 	tests := []struct {
 		name               string
 		method, path, body string
@@ -170,8 +164,8 @@ func TestContractCatches(t *testing.T) {
 		{name: "body where none is documented", method: "DELETE", path: "/api/v1/users/cam01",
 			fault: fault{response: func(_ *int, _ http.Header, b *[]byte) { *b = []byte("{}") }},
 			want:  "has no body"},
-		{name: "request field the document lacks accepted", method: "POST", path: "/api/v1/users",
-			body: strings.Replace(createBody, "{", `{"colour": "red", `, 1),
+		{name: "request field the document lacks accepted", method: "PATCH", path: "/api/v1/users/cam01",
+			body: `{"colour": "red", "description": "lobby"}`,
 			fault: fault{request: func(r *http.Request) {
 				b, _ := io.ReadAll(r.Body)
 				editJSON(&b, func(m map[string]any) { delete(m, "colour") })
