@@ -112,6 +112,25 @@ func editJSON(body *[]byte, edit func(m map[string]any)) {
 	*body, _ = json.Marshal(m)
 }
 
+// send sends a JSON request to the server at url, with the token if
+// withToken, and discards the response.
+func send(t *testing.T, url, method, path, body string, withToken bool) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if withToken {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
 // TestContractCatches checks the check: an exchange as the document says
 // passes, and each way a server can depart from the document is reported,
 // with the real handler made to depart in that way.
@@ -190,19 +209,7 @@ func TestContractCatches(t *testing.T) {
 			var rep recorder
 			srv := httptest.NewServer(c.Handler(&rep, tt.fault.wrap(newHandler(t))))
 			defer srv.Close()
-			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			if !tt.noToken {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			send(t, srv.URL, tt.method, tt.path, tt.body, !tt.noToken)
 			got := rep.String()
 			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
 				t.Errorf("reported %q, want a report with %q", got, tt.want)
@@ -225,21 +232,8 @@ func TestContractMissing(t *testing.T) {
 	}
 	srv := httptest.NewServer(c.Handler(t, newHandler(t)))
 	defer srv.Close()
-	send := func(method, path, body string) {
-		req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	send("PATCH", "/api/v1/users/cam01", `{"description": "lobby"}`)
-	send("PATCH", "/api/v1/users/cam01", `{"prefix": "../up"}`) // refused: prefix stays missing
+	send(t, srv.URL, "PATCH", "/api/v1/users/cam01", `{"description": "lobby"}`, true)
+	send(t, srv.URL, "PATCH", "/api/v1/users/cam01", `{"prefix": "../up"}`, true) // refused: prefix stays missing
 	after := c.Missing()
 	for _, used := range []string{"PATCH /api/v1/users/{name}", "User.created_at", "UserInput.description (request)", "Error.error.field"} {
 		if slices.Contains(after, used) {
