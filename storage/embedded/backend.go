@@ -35,10 +35,26 @@ const (
 // type; any other error is an internal failure (gofakes3 answers
 // InternalError and logs it).
 type Backend struct {
-	root  *os.Root
-	lock  *os.File
-	log   *slog.Logger
-	locks *keyLocks
+	root   *os.Root
+	disk   disk // every change to the data directory goes through it
+	noSync bool
+	lock   *os.File
+	log    *slog.Logger
+	locks  *keyLocks
+}
+
+// BackendOptions are the optional settings of a Backend; the zero value is
+// the default.
+type BackendOptions struct {
+	// NoSync turns off every fsync(2): of objects' and records' data, and
+	// of the directories that receive them. Readers still never see a
+	// partial object, but after a power cut or an operating system crash
+	// an acknowledged write may be missing, or its file empty. Only for
+	// storage that keeps its write cache across a power cut (a
+	// battery-backed array) or data that can be lost. By default every
+	// write is durable before it is acknowledged: see
+	// docs/embedded-store.md.
+	NoSync bool
 }
 
 var (
@@ -53,7 +69,7 @@ var (
 // keeps its list of uploads in memory. logger is required.
 //
 // Close releases the directory.
-func NewBackend(dir string, logger *slog.Logger) (*Backend, error) {
+func NewBackend(dir string, logger *slog.Logger, opts BackendOptions) (*Backend, error) {
 	if dir == "" {
 		return nil, errors.New("embedded: no data directory")
 	}
@@ -64,7 +80,7 @@ func NewBackend(dir string, logger *slog.Logger) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open data directory: %w", err)
 	}
-	b := &Backend{root: root, log: logger, locks: newKeyLocks()}
+	b := &Backend{root: root, disk: rootDisk{root}, noSync: opts.NoSync, log: logger, locks: newKeyLocks()}
 	if err := b.open(); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("embedded: %w", err)
@@ -97,7 +113,8 @@ func (b *Backend) open() error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	return nil
+	// The records go under metaDir: its entry must last.
+	return b.syncDirs("", stateDir)
 }
 
 // reap removes the directory d and everything in it, returning how many
@@ -136,9 +153,9 @@ func (b *Backend) Close() error {
 
 // createTemp creates a new empty file in the temporary directory, returning
 // it open for writing and its path relative to Dir.
-func (b *Backend) createTemp(kind string) (*os.File, string, error) {
+func (b *Backend) createTemp(kind string) (diskFile, string, error) {
 	name := tmpDir + "/" + kind + "-" + randomHex(12)
-	f, err := b.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
+	f, err := b.disk.Create(name)
 	if err != nil {
 		return nil, "", fmt.Errorf("create temporary file: %w", err)
 	}
@@ -146,11 +163,11 @@ func (b *Backend) createTemp(kind string) (*os.File, string, error) {
 }
 
 // discard closes and removes the temporary file f at name, after a failure.
-func (b *Backend) discard(f *os.File, name string) {
+func (b *Backend) discard(f diskFile, name string) {
 	if f != nil {
 		_ = f.Close()
 	}
-	if err := b.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := b.disk.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		b.log.Warn("embedded store: cannot remove temporary file", "path", name, "err", err)
 	}
 }

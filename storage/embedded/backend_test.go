@@ -13,7 +13,7 @@ import (
 func TestNewBackendReaps(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	b, err := NewBackend(dir, discardLogger())
+	b, err := NewBackend(dir, discardLogger(), BackendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestNewBackendReaps(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b, err = NewBackend(dir, discardLogger())
+	b, err = NewBackend(dir, discardLogger(), BackendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +54,14 @@ func TestNewBackendReaps(t *testing.T) {
 
 func TestNewBackendErrors(t *testing.T) {
 	t.Parallel()
-	if _, err := NewBackend("", discardLogger()); err == nil {
+	if _, err := NewBackend("", discardLogger(), BackendOptions{}); err == nil {
 		t.Error("NewBackend without a directory succeeded")
 	}
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewBackend(file, discardLogger()); err == nil {
+	if _, err := NewBackend(file, discardLogger(), BackendOptions{}); err == nil {
 		t.Error("NewBackend on a file succeeded")
 	}
 }

@@ -47,7 +47,7 @@ func (b *Backend) CreateBucket(ctx context.Context, name string) error {
 	if err := gofakes3.ValidateBucketName(name); err != nil {
 		return err
 	}
-	err := b.root.Mkdir(name, dirPerm)
+	err := b.disk.Mkdir(name)
 	if errors.Is(err, fs.ErrExist) {
 		if info, serr := b.root.Stat(name); serr == nil && info.IsDir() {
 			return nil
@@ -57,7 +57,7 @@ func (b *Backend) CreateBucket(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("create bucket: %w", err)
 	}
-	return nil
+	return b.syncDirs("")
 }
 
 // BucketExists reports whether the bucket exists; an invalid name never does.

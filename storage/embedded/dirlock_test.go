@@ -8,17 +8,17 @@ import (
 func TestDirectoryLock(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first, err := NewBackend(dir, discardLogger())
+	first, err := NewBackend(dir, discardLogger(), BackendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewBackend(dir, discardLogger()); !errors.Is(err, ErrInUse) {
+	if _, err := NewBackend(dir, discardLogger(), BackendOptions{}); !errors.Is(err, ErrInUse) {
 		t.Fatalf("second NewBackend: %v, want ErrInUse", err)
 	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := NewBackend(dir, discardLogger())
+	again, err := NewBackend(dir, discardLogger(), BackendOptions{})
 	if err != nil {
 		t.Fatalf("NewBackend after Close: %v", err)
 	}

@@ -230,7 +230,7 @@ func TestListObjectsV2Pagination2500(t *testing.T) {
 func TestDelimiterListingReadsOneDirectory(t *testing.T) {
 	t.Parallel()
 	var warnings atomic.Int64
-	b, err := NewBackend(t.TempDir(), slog.New(countingHandler{&warnings}))
+	b, err := NewBackend(t.TempDir(), slog.New(countingHandler{&warnings}), BackendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -55,11 +54,17 @@ func (b *Backend) createUpload(ctx context.Context, bucket, key string, meta map
 	}
 	id := randomHex(16)
 	dir := uploadsDir + "/" + id
-	if err := b.root.Mkdir(dir, dirPerm); err != nil {
+	if err := b.disk.Mkdir(dir); err != nil {
 		return "", fmt.Errorf("create upload: %w", err)
 	}
+	// Not synced, nor are parts: the store removes every upload when it
+	// starts (gofakes3 keeps its list in memory), so none outlives a crash.
 	up := uploadRecord{Bucket: bucket, Key: key, Metadata: meta, Initiated: time.Now().UTC()}
-	if err := b.writeJSON(dir+"/upload.json", &up); err != nil {
+	tmp, err := b.stageJSON(&up, false)
+	if err == nil {
+		_, err = b.install(tmp, dir+"/upload.json")
+	}
+	if err != nil {
 		_ = b.root.RemoveAll(dir)
 		return "", err
 	}
@@ -106,7 +111,7 @@ func (b *Backend) uploadPart(ctx context.Context, id gofakes3.UploadID, partNumb
 	}
 	n, err := io.Copy(w, ctxReader{ctx, io.LimitReader(body, contentLength)})
 	if err == nil {
-		err = f.Close() // parts need no sync: a crash loses the upload anyway
+		err = f.Close() // parts need no sync: a crash loses the upload anyway (see createUpload)
 	}
 	switch {
 	case err != nil:
@@ -120,7 +125,7 @@ func (b *Backend) uploadPart(ctx context.Context, id gofakes3.UploadID, partNumb
 		return "", gofakes3.ErrorMessagef(gofakes3.ErrBadDigest, "The %s you specified for part %d did not match the calculated checksum.", pc.header, partNumber)
 	}
 	etag := hex.EncodeToString(h.Sum(nil))
-	err = b.root.Rename(tmp, dir+"/"+partName(partNumber, etag))
+	err = b.disk.Rename(tmp, dir+"/"+partName(partNumber, etag))
 	if errors.Is(err, fs.ErrNotExist) {
 		b.discard(nil, tmp)
 		return "", gofakes3.ErrNoSuchUpload // aborted meanwhile
@@ -203,7 +208,7 @@ func (b *Backend) completeUpload(ctx context.Context, bucket, key string, id gof
 }
 
 // appendPart copies the part file at rel to the end of f, returning its size.
-func (b *Backend) appendPart(ctx context.Context, f *os.File, rel string) (int64, error) {
+func (b *Backend) appendPart(ctx context.Context, f diskFile, rel string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -117,13 +117,24 @@ func (b *Backend) putMarker(bucket, key, rel string, meta map[string]string, inp
 		return nil, markerWithContents(key)
 	}
 	rec := &record{Key: key, Marker: true, ETag: emptyMD5, LastModified: lastModified(meta), Metadata: meta}
-	l := b.locks.of(rel)
-	l.Lock()
-	defer l.Unlock()
-	if err := b.mkdirAll(rel, key); err != nil {
+	recTmp, err := b.stageJSON(rec, true)
+	if err != nil {
 		return nil, err
 	}
-	if err := b.writeRecord(bucket, rec); err != nil {
+	l := b.locks.of(rel)
+	l.Lock()
+	changed, err := b.mkdirAll(rel, key)
+	if err != nil {
+		l.Unlock()
+		b.discard(nil, recTmp)
+		return nil, err
+	}
+	recChanged, err := b.install(recTmp, recordPath(bucket, key))
+	l.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.syncDirs(append(changed, recChanged...)...); err != nil {
 		return nil, err
 	}
 	return rec, nil
@@ -224,7 +235,7 @@ func (b *Backend) linkToTemp(rel string, src *os.File) (string, bool) {
 		return "", false
 	}
 	tmp := tmpDir + "/link-" + randomHex(12)
-	if err := b.root.Link(rel, tmp); err != nil {
+	if err := b.disk.Link(rel, tmp); err != nil {
 		return "", false
 	}
 	if got, err := b.root.Stat(tmp); err != nil || !os.SameFile(got, want) {
@@ -257,44 +268,57 @@ func (b *Backend) deleteObject(ctx context.Context, bucket, key string) error {
 	}
 	l := b.locks.of(rel)
 	l.Lock()
-	err = b.deleteLocked(bucket, key, rel, isMarker)
+	changed, err := b.deleteLocked(bucket, key, rel, isMarker)
 	l.Unlock()
 	if err != nil {
+		return err
+	}
+	// Synced before pruning, which may remove the directory: the key
+	// must not come back after a crash.
+	if err := b.syncDirs(changed...); err != nil {
 		return err
 	}
 	b.prune(bucket, parentDir(rel))
 	return nil
 }
 
-// deleteLocked deletes the object or marker key at rel, under the lock of rel.
-func (b *Backend) deleteLocked(bucket, key, rel string, isMarker bool) error {
+// deleteLocked deletes the object or marker key at rel, under the lock of
+// rel, returning the directory whose entries changed so that the key is
+// gone (none if there was nothing to delete): the file's, or for a marker
+// its record's (a directory without a record is no marker).
+func (b *Backend) deleteLocked(bucket, key, rel string, isMarker bool) ([]string, error) {
 	info, err := b.root.Lstat(rel)
 	if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", rel, err)
+		return nil, fmt.Errorf("stat %s: %w", rel, err)
 	}
 	if isMarker {
 		if !info.IsDir() {
-			return nil
+			return nil, nil
 		}
 		if rec := b.readRecord(bucket, key); rec == nil || !rec.Marker {
-			return nil
+			return nil, nil
 		}
-		if err := b.removeRecord(bucket, key); err != nil {
-			return err
+		dir, err := b.removeRecord(bucket, key)
+		if err != nil {
+			return nil, err
 		}
-		_ = b.root.Remove(rel) // only if empty: the keys under a marker stay
-		return nil
+		_ = b.disk.Remove(rel) // only if empty: the keys under a marker stay
+		return []string{dir}, nil
 	}
 	if !info.Mode().IsRegular() {
-		return nil
+		return nil, nil
 	}
-	if err := b.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete object: %w", err)
+	if err := b.disk.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("delete object: %w", err)
 	}
-	return b.removeRecord(bucket, key)
+	// A record left by a crash describes no file, and is ignored.
+	if _, err := b.removeRecord(bucket, key); err != nil {
+		return nil, err
+	}
+	return []string{parentDir(rel)}, nil
 }
 
 // prune removes dir, a directory in bucket whose last key may just have
@@ -334,7 +358,7 @@ func (b *Backend) pruneOne(bucket, dir string) bool {
 	if rec := b.readRecord(bucket, dir[len(bucket)+1:]+"/"); rec != nil && rec.Marker {
 		return false
 	}
-	return b.root.Remove(dir) == nil
+	return b.disk.Remove(dir) == nil
 }
 
 // DeleteMulti deletes each of keys as DeleteObject does, reporting the
@@ -468,20 +492,36 @@ func (b *Backend) place(ctx context.Context, bucket, key string) (string, bool, 
 
 // commit puts the finished temporary file tmp in place at rel as the object
 // rec.Key of bucket, with rec as its record, removing tmp if it fails. The
-// file and its record change together under the lock of rel.
+// file and its record change together under the lock of rel; the record is
+// written and synced before, and the directories whose entries changed are
+// synced after, so that an object is durable, with its record, when commit
+// returns.
 func (b *Backend) commit(bucket, rel, tmp string, rec *record) error {
+	recTmp, err := b.stageJSON(rec, true)
+	if err != nil {
+		b.discard(nil, tmp)
+		return err
+	}
+	changed := []string{parentDir(rel)}
 	for attempt := 1; ; attempt++ {
-		if err := b.mkdirAll(parentDir(rel), rec.Key); err != nil {
+		made, err := b.mkdirAll(parentDir(rel), rec.Key)
+		changed = append(changed, made...)
+		if err != nil {
 			b.discard(nil, tmp)
+			b.discard(nil, recTmp)
 			return err
 		}
 		l := b.locks.of(rel)
 		l.Lock()
-		err := b.root.Rename(tmp, rel)
+		err = b.disk.Rename(tmp, rel)
 		if err == nil {
-			err = b.writeRecord(bucket, rec)
+			var recChanged []string
+			recChanged, err = b.install(recTmp, recordPath(bucket, rec.Key))
 			l.Unlock()
-			return err // the new contents are in place
+			if err != nil {
+				return err // the new contents are in place
+			}
+			return b.syncDirs(append(changed, recChanged...)...)
 		}
 		l.Unlock()
 		// A delete may have removed the (empty) directory meanwhile, or
@@ -490,6 +530,7 @@ func (b *Backend) commit(bucket, rel, tmp string, rec *record) error {
 			continue
 		}
 		b.discard(nil, tmp)
+		b.discard(nil, recTmp)
 		if isNotDir(err) || isDirectory(err) {
 			return conflict(rec.Key)
 		}
@@ -498,28 +539,63 @@ func (b *Backend) commit(bucket, rel, tmp string, rec *record) error {
 }
 
 // mkdirAll makes the directory rel and its parents for the key, retrying
-// when a concurrent delete removes one of them meanwhile (MkdirAll then
-// fails with ENOENT, or with EEXIST for a directory that vanished as it
-// looked at it). It fails with InvalidBucketState if an object is in the way.
-func (b *Backend) mkdirAll(rel, key string) error {
+// when a concurrent delete removes one of them meanwhile (mkdirs then fails
+// with ENOENT, or with EEXIST for a directory that vanished as it looked at
+// it). It returns the parent of each directory it made, whose entries
+// changed, also when it fails. It fails with InvalidBucketState if an object
+// is in the way.
+func (b *Backend) mkdirAll(rel, key string) ([]string, error) {
+	var changed []string
 	for attempt := 1; ; attempt++ {
-		err := b.root.MkdirAll(rel, dirPerm)
+		made, err := b.mkdirs(rel)
+		changed = append(changed, made...)
 		switch {
 		case err == nil:
-			return nil
+			return changed, nil
 		case attempt < commitAttempts && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist)):
 			continue
 		case isNotDir(err) || errors.Is(err, fs.ErrExist):
-			return conflict(key)
+			return changed, conflict(key)
 		}
-		return fmt.Errorf("create directory %s: %w", rel, err)
+		return changed, fmt.Errorf("create directory %s: %w", rel, err)
 	}
 }
 
-// seal makes the finished temporary file f durable and closes it, returning
-// its description. It removes the file if it fails.
-func (b *Backend) seal(f *os.File, tmp string) (fs.FileInfo, error) {
-	if err := f.Sync(); err != nil {
+// mkdirs makes the directory rel and its missing parents, as os.MkdirAll
+// does, returning the parent of each directory it made, deepest first. It
+// fails with ENOTDIR if rel or one of its parents is a file.
+func (b *Backend) mkdirs(rel string) ([]string, error) {
+	info, err := b.root.Lstat(dirName(rel))
+	switch {
+	case err == nil && info.IsDir():
+		return nil, nil
+	case err == nil:
+		return nil, &fs.PathError{Op: "mkdir", Path: rel, Err: syscall.ENOTDIR}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	var made []string
+	if parent := parentDir(rel); parent != "" {
+		if made, err = b.mkdirs(parent); err != nil {
+			return made, err
+		}
+	}
+	if err := b.disk.Mkdir(rel); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			if info, serr := b.root.Lstat(rel); serr == nil && info.IsDir() {
+				return made, nil // made meanwhile by another request
+			}
+		}
+		return made, err
+	}
+	return append([]string{parentDir(rel)}, made...), nil
+}
+
+// seal makes the finished temporary file f durable (unless the store runs
+// without fsync) and closes it, returning its description. It removes the
+// file if it fails.
+func (b *Backend) seal(f diskFile, tmp string) (fs.FileInfo, error) {
+	if err := b.syncFile(f); err != nil {
 		b.discard(f, tmp)
 		return nil, fmt.Errorf("sync: %w", err)
 	}

@@ -454,7 +454,7 @@ func TestForeignFilesAreObjects(t *testing.T) {
 // ends, with the bucket "bkt".
 func newTestBackend(t testing.TB) *Backend {
 	t.Helper()
-	b, err := NewBackend(t.TempDir(), discardLogger())
+	b, err := NewBackend(t.TempDir(), discardLogger(), BackendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,18 +111,22 @@ func (b *Backend) readRecord(bucket, key string) *record {
 	return &r
 }
 
-// writeRecord stores r as the record of r.Key in bucket, replacing any.
+// writeRecord stores r as the record of r.Key in bucket, replacing any,
+// durably (see writeJSON).
 func (b *Backend) writeRecord(bucket string, r *record) error {
 	return b.writeJSON(recordPath(bucket, r.Key), r)
 }
 
-// removeRecord deletes the record of key in bucket, if there is one.
-func (b *Backend) removeRecord(bucket, key string) error {
-	err := b.root.Remove(recordPath(bucket, key))
+// removeRecord deletes the record of key in bucket, if there is one,
+// returning the directory whose entries changed (to sync if the removal
+// must last).
+func (b *Backend) removeRecord(bucket, key string) (string, error) {
+	rel := recordPath(bucket, key)
+	err := b.disk.Remove(rel)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove record: %w", err)
+		return "", fmt.Errorf("remove record: %w", err)
 	}
-	return nil
+	return parentDir(rel), nil
 }
 
 // repair makes a new record for the object key whose file at rel is open as
@@ -169,37 +173,68 @@ func (b *Backend) readJSON(rel string, v any) (bool, error) {
 	return true, nil
 }
 
-// writeJSON atomically replaces the file at rel with v as JSON, creating
-// its directory if needed.
+// writeJSON atomically and durably replaces the file at rel with v as JSON,
+// creating its directory if needed: a temporary file is written, synced,
+// renamed into place, and the directories whose entries changed are synced.
 func (b *Backend) writeJSON(rel string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", rel, err)
-	}
-	f, tmp, err := b.createTemp("json")
+	tmp, err := b.stageJSON(v, true)
 	if err != nil {
 		return err
 	}
+	changed, err := b.install(tmp, rel)
+	if err != nil {
+		return err
+	}
+	return b.syncDirs(changed...)
+}
+
+// stageJSON writes v as JSON to a new temporary file, synced if durable,
+// and returns its path, for install to put in place.
+func (b *Backend) stageJSON(v any, durable bool) (string, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode: %w", err)
+	}
+	f, tmp, err := b.createTemp("json")
+	if err != nil {
+		return "", err
+	}
 	if _, err := f.Write(data); err != nil {
 		b.discard(f, tmp)
-		return fmt.Errorf("write %s: %w", rel, err)
+		return "", fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if durable {
+		if err := b.syncFile(f); err != nil {
+			b.discard(f, tmp)
+			return "", fmt.Errorf("sync %s: %w", tmp, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		b.discard(nil, tmp)
-		return fmt.Errorf("write %s: %w", rel, err)
+		return "", fmt.Errorf("write %s: %w", tmp, err)
 	}
-	err = b.root.Rename(tmp, rel)
+	return tmp, nil
+}
+
+// install renames the temporary file tmp, staged by stageJSON, to rel,
+// creating rel's directory and its parents if needed, and returns the
+// directories whose entries changed: rel's, and the parent of each
+// directory it created. It removes tmp if it fails.
+func (b *Backend) install(tmp, rel string) ([]string, error) {
+	dir := parentDir(rel)
+	err := b.disk.Rename(tmp, rel)
+	var made []string
 	if errors.Is(err, fs.ErrNotExist) {
-		// The first record in this directory
-		if err = b.root.MkdirAll(parentDir(rel), dirPerm); err == nil {
-			err = b.root.Rename(tmp, rel)
+		// The first file in this directory
+		if made, err = b.mkdirs(dir); err == nil {
+			err = b.disk.Rename(tmp, rel)
 		}
 	}
 	if err != nil {
 		b.discard(nil, tmp)
-		return fmt.Errorf("write %s: %w", rel, err)
+		return nil, fmt.Errorf("write %s: %w", rel, err)
 	}
-	return nil
+	return append([]string{dir}, made...), nil
 }
 
 // quote returns the hex ETag etag as S3 sends it, in double quotes.

@@ -48,10 +48,10 @@ func TestRecords(t *testing.T) {
 		t.Errorf("repaired record = %+v", rec)
 	}
 
-	if err := b.removeRecord("bkt", "k"); err != nil {
+	if _, err := b.removeRecord("bkt", "k"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.removeRecord("bkt", "k"); err != nil {
+	if _, err := b.removeRecord("bkt", "k"); err != nil {
 		t.Errorf("removing a missing record: %v", err)
 	}
 	if tmp, _ := os.ReadDir(filepath.Join(b.root.Name(), tmpDir)); len(tmp) != 0 {

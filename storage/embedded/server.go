@@ -38,6 +38,10 @@ type Config struct {
 	AccessKey, SecretKey string
 	// Logger receives the server's log, discarded by default.
 	Logger *slog.Logger
+	// NoSync turns off fsync(2): faster writes that a power cut can lose
+	// after they were acknowledged (see BackendOptions.NoSync). By
+	// default every write is durable before it is acknowledged.
+	NoSync bool
 }
 
 // withDefaults returns c with its defaults filled in, or an error naming a
@@ -79,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	backend, err := NewBackend(cfg.Dir, cfg.Logger)
+	backend, err := NewBackend(cfg.Dir, cfg.Logger, BackendOptions{NoSync: cfg.NoSync})
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +112,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
-	cfg.Logger.Info("embedded S3 store started", "endpoint", s.endpoint, "dir", cfg.Dir)
+	cfg.Logger.Info("embedded S3 store started", "endpoint", s.endpoint, "dir", cfg.Dir, "fsync", !cfg.NoSync)
+	if cfg.NoSync {
+		cfg.Logger.Warn("embedded S3 store: fsync is off: a power cut can lose uploads that were acknowledged")
+	}
 	return s, nil
 }
 

@@ -43,7 +43,7 @@ func TestStartConfig(t *testing.T) {
 			if err != nil {
 				if tc.cfg.Dir != "" {
 					// A failed start releases the directory.
-					b, err := NewBackend(tc.cfg.Dir, discardLogger())
+					b, err := NewBackend(tc.cfg.Dir, discardLogger(), BackendOptions{})
 					if err != nil {
 						t.Fatalf("NewBackend after a failed Start: %v", err)
 					}
@@ -253,7 +253,7 @@ func (h recordHandler) WithGroup(string) slog.Handler      { return h }
 func TestBucketNamesCannotEscape(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	b, err := NewBackend(filepath.Join(dir, "data"), discardLogger())
+	b, err := NewBackend(filepath.Join(dir, "data"), discardLogger(), BackendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
