@@ -454,7 +454,13 @@ func TestForeignFilesAreObjects(t *testing.T) {
 // ends, with the bucket "bkt".
 func newTestBackend(t testing.TB) *Backend {
 	t.Helper()
-	b, err := NewBackend(t.TempDir(), discardLogger(), BackendOptions{})
+	return newTestBackendWith(t, BackendOptions{})
+}
+
+// newTestBackendWith is newTestBackend with the options opts.
+func newTestBackendWith(t testing.TB, opts BackendOptions) *Backend {
+	t.Helper()
+	b, err := NewBackend(t.TempDir(), discardLogger(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
