@@ -200,8 +200,11 @@ func TestOrderOfOperations(t *testing.T) {
 			"fsync-dir " + recDir("d/e/"), "fsync-dir " + metaBkt, "fsync-dir " + metaDir,
 		},
 	}, {
-		name:  "copy (hard link)",
-		setup: func(t *testing.T, b *Backend) gofakes3.UploadID { mustPut(t, b, "bkt", "src", []byte("data")); return "" },
+		name: "copy (hard link)",
+		setup: func(t *testing.T, b *Backend) gofakes3.UploadID {
+			mustPut(t, b, "bkt", "src", []byte("data"))
+			return ""
+		},
 		op: func(t *testing.T, b *Backend, _ gofakes3.UploadID) {
 			if _, err := b.CopyObject(ctx(t), "bkt", "src", "bkt", "dst/x", map[string]string{}); err != nil {
 				t.Fatal(err)
@@ -269,8 +272,11 @@ func TestOrderOfOperations(t *testing.T) {
 			"fsync-dir " + recDir("k"),
 		},
 	}, {
-		name:  "delete",
-		setup: func(t *testing.T, b *Backend) gofakes3.UploadID { mustPut(t, b, "bkt", "a/k", []byte("data")); return "" },
+		name: "delete",
+		setup: func(t *testing.T, b *Backend) gofakes3.UploadID {
+			mustPut(t, b, "bkt", "a/k", []byte("data"))
+			return ""
+		},
 		op: func(t *testing.T, b *Backend, _ gofakes3.UploadID) {
 			if _, err := b.DeleteObject(ctx(t), "bkt", "a/k"); err != nil {
 				t.Fatal(err)
