@@ -57,6 +57,7 @@ type Config struct {
 	DataDir          string `key:"data-dir" help:"directory for the user database and the embedded S3 store"`
 	Storage          string `key:"storage" help:"embedded (S3 store in this process, objects under data-dir/s3) or s3 (default: s3 when s3-endpoint or s3-region is set)"`
 	EmbeddedS3Listen string `key:"embedded-s3-listen" help:"address of the embedded S3 endpoint"`
+	EmbeddedFsync    bool   `key:"embedded-fsync" help:"the embedded store fsyncs each object, its record and its directories before the upload is acknowledged (226), so that it survives a power cut; false is faster but a power cut can lose acknowledged uploads (see docs/embedded-store.md)"`
 
 	S3Endpoint      string        `key:"s3-endpoint" help:"S3 endpoint URL (empty: AWS)"`
 	S3Bucket        string        `key:"s3-bucket" help:"a bucket /readyz checks with HeadBucket (the one the users' files go to); empty: ListBuckets is checked"`
@@ -98,6 +99,7 @@ func defaultConfig(withFile bool) Config {
 		TLSMinVersion:      "1.2",
 		DataDir:            "./data",
 		EmbeddedS3Listen:   "127.0.0.1:0",
+		EmbeddedFsync:      true,
 		S3Checksum:         "auto",
 		S3PartSize:         8 << 20,
 		S3Concurrency:      2,

@@ -28,9 +28,10 @@ func TestConfigPrecedence(t *testing.T) {
 	t.Parallel()
 	file := writeFile(t, "c.yaml", "ftp-listen: 0.0.0.0:21\npassive-ports: 31000-31009\nidle-timeout: 1m\ns3-part-size: 16MiB\nbanner: from file\n")
 	e := env{stderr: &bytes.Buffer{}, getenv: mapEnv(map[string]string{
-		"S3FTP_PASSIVE_PORTS": "32000-32009",
-		"S3FTP_BANNER":        "from env",
-		"S3FTP_SERVICE_HOST":  "10.0.0.1", // injected by Kubernetes for a Service named s3ftp: ignored
+		"S3FTP_PASSIVE_PORTS":  "32000-32009",
+		"S3FTP_BANNER":         "from env",
+		"S3FTP_EMBEDDED_FSYNC": "false",
+		"S3FTP_SERVICE_HOST":   "10.0.0.1", // injected by Kubernetes for a Service named s3ftp: ignored
 	})}
 	c, err := parseConfig("serve", []string{"--config", file, "--banner", "from flag", "--s3-path-style"}, e)
 	if err != nil {
@@ -47,6 +48,7 @@ func TestConfigPrecedence(t *testing.T) {
 		{"s3-part-size (file)", c.S3PartSize, byteSize(16 << 20)},
 		{"s3-path-style (bool flag)", c.S3PathStyle, true},
 		{"data-dir (default)", c.DataDir, "./data"},
+		{"embedded-fsync (env over a default of true)", c.EmbeddedFsync, false},
 	} {
 		if chk.got != chk.want {
 			t.Errorf("%s = %v, want %v", chk.key, chk.got, chk.want)

@@ -236,7 +236,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		ak, sk := "s3ftp-"+randomHex(4), randomHex(20)
 		store, err = embedded.Start(ctx, embedded.Config{
 			Dir: filepath.Join(c.DataDir, "s3"), Listen: c.EmbeddedS3Listen,
-			AccessKey: ak, SecretKey: sk, Logger: log.With("component", "embedded-s3"),
+			AccessKey: ak, SecretKey: sk, Logger: log.With("component", "embedded-s3"), NoSync: !c.EmbeddedFsync,
 		})
 		if err != nil {
 			return fmt.Errorf("embedded S3 store: %w", err)
