@@ -23,9 +23,10 @@ const (
 
 // backend says which S3 store a gateway uses and how it reaches it.
 type backend struct {
-	name     string // subtest name
-	kind     string // embeddedStore or versityStore
-	checksum string // --s3-checksum ("" keeps the default, auto)
+	name     string   // subtest name
+	kind     string   // embeddedStore or versityStore
+	checksum string   // --s3-checksum ("" keeps the default, auto)
+	flags    []string // more serve flags, for the embedded store
 	// writeDelay, for versitygw, puts a proxy in front of it that holds
 	// each PUT and POST response this long (see slowS3).
 	writeDelay time.Duration
@@ -77,6 +78,7 @@ func startGateway(t *testing.T, b backend) *gateway {
 		if b.checksum != "" {
 			args = append(args, "--s3-checksum", b.checksum)
 		}
+		args = append(args, b.flags...)
 		g := &gateway{Kind: b.kind, User: "demo", Password: password, Bucket: "s3ftp", Prefix: "demo/", DataDir: dataDir}
 		g.start(t, args)
 		return g

@@ -138,6 +138,9 @@ type Process struct {
 	APIURL string          // the admin API's base URL, http://127.0.0.1:PORT, if it runs
 	Stdout *syncbuf.Buffer // what the process printed
 	Log    string          // the file receiving its JSON log (stderr)
+
+	exited chan error // receives the result of Wait, put back by whoever takes it
+	killed bool       // by Kill: the cleanup expects no exit status
 }
 
 // The startup lines that give the FTP address and the admin API's URL.
@@ -147,9 +150,10 @@ var (
 )
 
 // Start runs bin with args (a serve command line), waits up to 20 s for the
-// FTP address on stdout, and registers a cleanup that stops it with SIGTERM,
-// fails the test unless it exits with status 0 within 15 s, and shows the
-// end of its log if the test failed. name labels it in failures.
+// FTP address on stdout, and registers a cleanup that stops it with SIGTERM
+// (unless Kill killed it), fails the test unless it exits with status 0
+// within 15 s, and shows the end of its log if the test failed. name labels
+// it in failures.
 func Start(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
 	return StartEnv(t, name, bin, nil, args...)
@@ -162,26 +166,17 @@ func StartEnv(t testing.TB, name, bin string, env []string, args ...string) *Pro
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{Log: logFile.Name(), Stdout: &syncbuf.Buffer{}, Cmd: exec.Command(bin, args...)}
+	p := &Process{Log: logFile.Name(), Stdout: &syncbuf.Buffer{}, Cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, logFile
 	p.Cmd.Env = append(Env(), env...)
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatalf("start s3ftp: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- p.Cmd.Wait() }()
+	go func() { p.exited <- p.Cmd.Wait() }()
 	t.Cleanup(func() {
 		defer logFile.Close()
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("s3ftp serve exited with %v after SIGTERM (want status 0)", err)
-			}
-		case <-time.After(15 * time.Second):
-			_ = p.Cmd.Process.Kill()
-			<-exited
-			t.Errorf("s3ftp serve did not stop within 15 s of SIGTERM")
+		if !p.killed {
+			p.stop(t)
 		}
 		if t.Failed() {
 			t.Logf("s3ftp serve (%s) stdout:\n%s\nlog (last lines):\n%s", name, p.Stdout, tail(p.ReadLog(), 60))
@@ -194,8 +189,8 @@ func StartEnv(t testing.TB, name, bin string, env []string, args ...string) *Pro
 			break
 		}
 		select {
-		case err := <-exited:
-			exited <- err // for the cleanup
+		case err := <-p.exited:
+			p.exited <- err // for the cleanup
 			t.Fatalf("s3ftp serve exited at start (%v)\nstdout:\n%s\nlog:\n%s", err, p.Stdout, p.ReadLog())
 		case <-deadline:
 			t.Fatalf("s3ftp serve printed no FTP address within 20 s\nstdout:\n%s\nlog:\n%s", p.Stdout, p.ReadLog())
@@ -206,6 +201,35 @@ func StartEnv(t testing.TB, name, bin string, env []string, args ...string) *Pro
 		p.APIURL = m[1]
 	}
 	return p
+}
+
+// stop stops the process with SIGTERM and fails the test unless it exits
+// with status 0 within 15 s.
+func (p *Process) stop(t testing.TB) {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Errorf("s3ftp serve exited with %v after SIGTERM (want status 0)", err)
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.Cmd.Process.Kill()
+		<-p.exited
+		t.Errorf("s3ftp serve did not stop within 15 s of SIGTERM")
+	}
+}
+
+// Kill kills the process with SIGKILL, as a crash would, and waits until it
+// has exited; the cleanup then expects nothing of it. It is for the test's
+// goroutine only.
+func (p *Process) Kill(t testing.TB) {
+	t.Helper()
+	p.killed = true
+	if err := p.Cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill s3ftp serve: %v", err)
+	}
+	err := <-p.exited
+	p.exited <- err
 }
 
 // ReadLog returns what the process has logged so far.
