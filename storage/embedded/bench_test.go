@@ -1,11 +1,12 @@
 package embedded
 
 // Measurements for docs/embedded-store.md: memory while streaming a big
-// multipart upload, and this store against the two alternatives it was
-// chosen over. Reproduce with:
+// multipart upload, this store against the two alternatives it was chosen
+// over, and what fsync costs a camera's burst of pictures. Reproduce with:
 //
 //	go test ./storage/embedded/ -run '^TestLargeUploadMemory$' -v
-//	go test ./storage/embedded/ -run '^$' -bench . -benchtime 1x -count 3
+//	go test ./storage/embedded/ -run '^$' -bench 'Concurrent|PeakHeap' -benchtime 1x -count 3
+//	go test ./storage/embedded/ -run '^$' -bench CameraBurst -benchtime 1x -count 6
 
 import (
 	"bytes"
@@ -273,6 +274,42 @@ func BenchmarkMultipartPeakHeap(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
+// BenchmarkCameraBurst puts a camera's burst of 50 pictures of 100 to
+// 300 KiB into a new directory, one after the other as one FTP session
+// sends them, with fsync on (the default: each picture and its record
+// fsynced, and their directories) and off (NoSync), and reports pictures
+// per second. Compare the two in the same run: the ratio, not the figures.
+func BenchmarkCameraBurst(b *testing.B) {
+	const pictures = 50
+	data := newPattern(7)
+	size := func(j int) int64 { return 100<<10 + int64(j)*(200<<10)/(pictures-1) }
+	var total int64
+	for j := range pictures {
+		total += size(j)
+	}
+	for _, mode := range []struct {
+		name   string
+		noSync bool
+	}{{"fsync", false}, {"nosync", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			s, _ := startServerWith(b, Config{NoSync: mode.noSync})
+			c := s3.New(newClient(s.Endpoint(), testAccessKey, testSecretKey, whenRequired).Options(), unsignedPayload)
+			bucket := "cameras" // created on first use
+			b.SetBytes(total)
+			for i := range b.N {
+				for j := range pictures {
+					key := fmt.Sprintf("burst%d/pic%02d.jpg", i, j)
+					in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: data.section(int64(j)<<20, size(j)), ContentLength: aws.Int64(size(j))}
+					if _, err := c.PutObject(ctx(b), in); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(pictures*b.N)/b.Elapsed().Seconds(), "pictures/s")
 		})
 	}
 }

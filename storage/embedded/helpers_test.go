@@ -28,8 +28,16 @@ const (
 // startServer starts a store on a new directory, closed when the test ends.
 func startServer(t testing.TB) (*Server, string) {
 	t.Helper()
+	return startServerWith(t, Config{})
+}
+
+// startServerWith is startServer with the settings of cfg other than the
+// directory and the keys.
+func startServerWith(t testing.TB, cfg Config) (*Server, string) {
+	t.Helper()
 	dir := t.TempDir()
-	s, err := Start(t.Context(), Config{Dir: dir, AccessKey: testAccessKey, SecretKey: testSecretKey})
+	cfg.Dir, cfg.AccessKey, cfg.SecretKey = dir, testAccessKey, testSecretKey
+	s, err := Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
