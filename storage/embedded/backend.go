@@ -114,7 +114,7 @@ func (b *Backend) open() error {
 		}
 	}
 	// The records go under metaDir: its entry must last.
-	return b.syncDirs("", stateDir)
+	return b.syncAll("", stateDir)
 }
 
 // reap removes the directory d and everything in it, returning how many

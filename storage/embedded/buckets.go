@@ -57,7 +57,7 @@ func (b *Backend) CreateBucket(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("create bucket: %w", err)
 	}
-	return b.syncDirs("")
+	return b.syncAll("")
 }
 
 // BucketExists reports whether the bucket exists; an invalid name never does.

@@ -7,14 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync"
 )
 
 // disk is how the Backend changes the data directory: every operation whose
 // order decides what a crash leaves behind (creating and writing a file,
-// flushing it, renaming or linking it into place, making and removing
-// entries, flushing a directory) goes through it, so that tests can record
-// that order. Names are relative to the data directory, "/" separated; ""
-// is the data directory itself. Reads go to the os.Root directly.
+// renaming or linking it into place, making and removing entries, flushing
+// a file or a directory) goes through it, so that tests can record that
+// order. Names are relative to the data directory, "/" separated; "" is the
+// data directory itself. Reads go to the os.Root directly.
 type disk interface {
 	// Create creates the file name, which must not exist, open for
 	// writing.
@@ -27,18 +28,17 @@ type disk interface {
 	Link(oldname, newname string) error
 	// Remove removes the file or empty directory name.
 	Remove(name string) error
-	// SyncDir flushes the entries of the directory name to stable storage
-	// (fsync(2) of the directory).
-	SyncDir(name string) error
+	// Sync flushes the file name, or the entries of the directory name,
+	// to stable storage: fsync(2), which applies to the file, not to the
+	// descriptor, so it can be done after the file was closed.
+	Sync(name string) error
 }
 
-// diskFile is a new file being written. Sync flushes its contents to stable
-// storage (fsync(2)). An *os.File is one; its ReadFrom copies from another
-// file with copy_file_range(2).
+// diskFile is a new file being written. An *os.File is one; its ReadFrom
+// copies from another file with copy_file_range(2).
 type diskFile interface {
 	io.Writer
 	io.ReaderFrom
-	Sync() error
 	Stat() (fs.FileInfo, error)
 	Close() error
 }
@@ -72,8 +72,8 @@ func (d rootDisk) Link(oldname, newname string) error { return d.root.Link(oldna
 // Remove implements disk.
 func (d rootDisk) Remove(name string) error { return d.root.Remove(name) }
 
-// SyncDir implements disk.
-func (d rootDisk) SyncDir(name string) error {
+// Sync implements disk.
+func (d rootDisk) Sync(name string) error {
 	f, err := d.root.Open(dirName(name))
 	if err != nil {
 		return err
@@ -93,30 +93,31 @@ func dirName(name string) string {
 	return name
 }
 
-// syncFile flushes the contents of the finished file f to stable storage,
-// unless the store runs without fsync (BackendOptions.NoSync).
-func (b *Backend) syncFile(f diskFile) error {
+// syncAll flushes the files and directories names to stable storage, each
+// once, unless the store runs without fsync (BackendOptions.NoSync). It
+// syncs them all at once: on a journalling file system concurrent fsyncs
+// wait for the same journal commit, so this costs about one fsync, not one
+// per name. A name removed meanwhile is skipped: what it held went with it.
+//
+// Files are synced before they are renamed into place; directories after
+// a rename, a new directory or a removal in them, before the change is
+// acknowledged.
+func (b *Backend) syncAll(names ...string) error {
 	if b.noSync {
 		return nil
 	}
-	return f.Sync()
-}
-
-// syncDirs flushes the entries of dirs to stable storage, each once, in the
-// order given, unless the store runs without fsync: called after a rename,
-// a new directory or a removal in them, before the change is acknowledged.
-// A directory removed meanwhile is skipped: what it held went with it.
-func (b *Backend) syncDirs(dirs ...string) error {
-	if b.noSync {
-		return nil
-	}
-	for i, d := range dirs {
-		if slices.Contains(dirs[:i], d) {
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		if slices.Contains(names[:i], name) {
 			continue
 		}
-		if err := b.disk.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("sync directory %s: %w", dirName(d), err)
-		}
+		wg.Go(func() {
+			if err := b.disk.Sync(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs[i] = fmt.Errorf("sync %s: %w", dirName(name), err)
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }

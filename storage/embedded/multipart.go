@@ -60,7 +60,7 @@ func (b *Backend) createUpload(ctx context.Context, bucket, key string, meta map
 	// Not synced, nor are parts: the store removes every upload when it
 	// starts (gofakes3 keeps its list in memory), so none outlives a crash.
 	up := uploadRecord{Bucket: bucket, Key: key, Metadata: meta, Initiated: time.Now().UTC()}
-	tmp, err := b.stageJSON(&up, false)
+	tmp, err := b.stageJSON(&up)
 	if err == nil {
 		_, err = b.install(tmp, dir+"/upload.json")
 	}
@@ -192,7 +192,7 @@ func (b *Backend) completeUpload(ctx context.Context, bucket, key string, id gof
 		}
 		all.Write(p.md5)
 	}
-	info, err := b.seal(f, tmp)
+	info, err := b.finish(f, tmp)
 	if err != nil {
 		return "", err
 	}

@@ -96,7 +96,7 @@ func (b *Backend) putFile(ctx context.Context, bucket, key, rel string, meta map
 		b.discard(f, tmp)
 		return nil, gofakes3.ErrorMessagef(gofakes3.ErrIncompleteBody, "Received %d of the %d bytes announced.", n, size)
 	}
-	info, err := b.seal(f, tmp)
+	info, err := b.finish(f, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +117,12 @@ func (b *Backend) putMarker(bucket, key, rel string, meta map[string]string, inp
 		return nil, markerWithContents(key)
 	}
 	rec := &record{Key: key, Marker: true, ETag: emptyMD5, LastModified: lastModified(meta), Metadata: meta}
-	recTmp, err := b.stageJSON(rec, true)
+	recTmp, err := b.stageJSON(rec)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.syncAll(recTmp); err != nil {
+		b.discard(nil, recTmp)
 		return nil, err
 	}
 	l := b.locks.of(rel)
@@ -134,7 +138,7 @@ func (b *Backend) putMarker(bucket, key, rel string, meta map[string]string, inp
 	if err != nil {
 		return nil, err
 	}
-	if err := b.syncDirs(append(changed, recChanged...)...); err != nil {
+	if err := b.syncAll(append(changed, recChanged...)...); err != nil {
 		return nil, err
 	}
 	return rec, nil
@@ -220,7 +224,7 @@ func (b *Backend) copyToTemp(srcRel string, src *os.File) (string, error) {
 			return "", fmt.Errorf("copy object: %w", err)
 		}
 	}
-	if _, err := b.seal(f, tmp); err != nil {
+	if _, err := b.finish(f, tmp); err != nil {
 		return "", err
 	}
 	return tmp, nil
@@ -275,7 +279,7 @@ func (b *Backend) deleteObject(ctx context.Context, bucket, key string) error {
 	}
 	// Synced before pruning, which may remove the directory: the key
 	// must not come back after a crash.
-	if err := b.syncDirs(changed...); err != nil {
+	if err := b.syncAll(changed...); err != nil {
 		return err
 	}
 	b.prune(bucket, parentDir(rel))
@@ -492,14 +496,18 @@ func (b *Backend) place(ctx context.Context, bucket, key string) (string, bool, 
 
 // commit puts the finished temporary file tmp in place at rel as the object
 // rec.Key of bucket, with rec as its record, removing tmp if it fails. The
-// file and its record change together under the lock of rel; the record is
-// written and synced before, and the directories whose entries changed are
-// synced after, so that an object is durable, with its record, when commit
-// returns.
+// file and its record change together under the lock of rel. Both are
+// synced before, and the directories whose entries changed after, so that
+// the object is durable, with its record, when commit returns.
 func (b *Backend) commit(bucket, rel, tmp string, rec *record) error {
-	recTmp, err := b.stageJSON(rec, true)
+	recTmp, err := b.stageJSON(rec)
 	if err != nil {
 		b.discard(nil, tmp)
+		return err
+	}
+	if err := b.syncAll(tmp, recTmp); err != nil {
+		b.discard(nil, tmp)
+		b.discard(nil, recTmp)
 		return err
 	}
 	changed := []string{parentDir(rel)}
@@ -521,7 +529,7 @@ func (b *Backend) commit(bucket, rel, tmp string, rec *record) error {
 			if err != nil {
 				return err // the new contents are in place
 			}
-			return b.syncDirs(append(changed, recChanged...)...)
+			return b.syncAll(append(changed, recChanged...)...)
 		}
 		l.Unlock()
 		// A delete may have removed the (empty) directory meanwhile, or
@@ -591,14 +599,9 @@ func (b *Backend) mkdirs(rel string) ([]string, error) {
 	return append([]string{parentDir(rel)}, made...), nil
 }
 
-// seal makes the finished temporary file f durable (unless the store runs
-// without fsync) and closes it, returning its description. It removes the
-// file if it fails.
-func (b *Backend) seal(f diskFile, tmp string) (fs.FileInfo, error) {
-	if err := b.syncFile(f); err != nil {
-		b.discard(f, tmp)
-		return nil, fmt.Errorf("sync: %w", err)
-	}
+// finish closes the finished temporary file f at tmp, returning its
+// description; commit makes it durable. It removes the file if it fails.
+func (b *Backend) finish(f diskFile, tmp string) (fs.FileInfo, error) {
 	info, err := f.Stat()
 	if err != nil {
 		b.discard(f, tmp)

@@ -177,23 +177,27 @@ func (b *Backend) readJSON(rel string, v any) (bool, error) {
 // creating its directory if needed: a temporary file is written, synced,
 // renamed into place, and the directories whose entries changed are synced.
 func (b *Backend) writeJSON(rel string, v any) error {
-	tmp, err := b.stageJSON(v, true)
+	tmp, err := b.stageJSON(v)
 	if err != nil {
+		return err
+	}
+	if err := b.syncAll(tmp); err != nil {
+		b.discard(nil, tmp)
 		return err
 	}
 	changed, err := b.install(tmp, rel)
 	if err != nil {
 		return err
 	}
-	return b.syncDirs(changed...)
+	return b.syncAll(changed...)
 }
 
-// stageJSON writes v as JSON to a new temporary file, synced if durable,
-// and returns its path, for install to put in place.
-func (b *Backend) stageJSON(v any, durable bool) (string, error) {
+// stageJSON writes v as JSON to a new temporary file, not synced, and
+// returns its path, for install to put in place.
+func (b *Backend) stageJSON(v any) (string, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return "", fmt.Errorf("encode: %w", err)
+		return "", fmt.Errorf("encode JSON: %w", err)
 	}
 	f, tmp, err := b.createTemp("json")
 	if err != nil {
@@ -202,12 +206,6 @@ func (b *Backend) stageJSON(v any, durable bool) (string, error) {
 	if _, err := f.Write(data); err != nil {
 		b.discard(f, tmp)
 		return "", fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if durable {
-		if err := b.syncFile(f); err != nil {
-			b.discard(f, tmp)
-			return "", fmt.Errorf("sync %s: %w", tmp, err)
-		}
 	}
 	if err := f.Close(); err != nil {
 		b.discard(nil, tmp)
