@@ -117,12 +117,8 @@ func (b *Backend) putMarker(bucket, key, rel string, meta map[string]string, inp
 		return nil, markerWithContents(key)
 	}
 	rec := &record{Key: key, Marker: true, ETag: emptyMD5, LastModified: lastModified(meta), Metadata: meta}
-	recTmp, err := b.stageJSON(rec)
+	recTmp, err := b.stageSynced(rec)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.syncAll(recTmp); err != nil {
-		b.discard(nil, recTmp)
 		return nil, err
 	}
 	l := b.locks.of(rel)

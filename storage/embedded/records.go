@@ -177,12 +177,8 @@ func (b *Backend) readJSON(rel string, v any) (bool, error) {
 // creating its directory if needed: a temporary file is written, synced,
 // renamed into place, and the directories whose entries changed are synced.
 func (b *Backend) writeJSON(rel string, v any) error {
-	tmp, err := b.stageJSON(v)
+	tmp, err := b.stageSynced(v)
 	if err != nil {
-		return err
-	}
-	if err := b.syncAll(tmp); err != nil {
-		b.discard(nil, tmp)
 		return err
 	}
 	changed, err := b.install(tmp, rel)
@@ -210,6 +206,19 @@ func (b *Backend) stageJSON(v any) (string, error) {
 	if err := f.Close(); err != nil {
 		b.discard(nil, tmp)
 		return "", fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return tmp, nil
+}
+
+// stageSynced is stageJSON, the file synced.
+func (b *Backend) stageSynced(v any) (string, error) {
+	tmp, err := b.stageJSON(v)
+	if err != nil {
+		return "", err
+	}
+	if err := b.syncAll(tmp); err != nil {
+		b.discard(nil, tmp)
+		return "", err
 	}
 	return tmp, nil
 }
