@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"runtime"
 	"sync"
@@ -282,7 +283,9 @@ func BenchmarkMultipartPeakHeap(b *testing.B) {
 // 300 KiB into a new directory, one after the other as one FTP session
 // sends them, with fsync on (the default: each picture and its record
 // fsynced, and their directories) and off (NoSync), and reports pictures
-// per second. Compare the two in the same run: the ratio, not the figures.
+// per second: over S3 (HTTP on loopback, as the gateway sends them) and
+// straight to the Backend (the store's own cost: no HTTP, no client).
+// Compare fsync and nosync in the same run: the ratio, not the figures.
 func BenchmarkCameraBurst(b *testing.B) {
 	const pictures = 50
 	data := newPattern(7)
@@ -291,25 +294,36 @@ func BenchmarkCameraBurst(b *testing.B) {
 	for j := range pictures {
 		total += size(j)
 	}
+	burst := func(b *testing.B, put func(key string, body *io.SectionReader) error) {
+		b.SetBytes(total)
+		for i := range b.N {
+			for j := range pictures {
+				if err := put(fmt.Sprintf("burst%d/pic%02d.jpg", i, j), data.section(int64(j)<<20, size(j))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(pictures*b.N)/b.Elapsed().Seconds(), "pictures/s")
+	}
 	for _, mode := range []struct {
 		name   string
 		noSync bool
 	}{{"fsync", false}, {"nosync", true}} {
-		b.Run(mode.name, func(b *testing.B) {
+		b.Run("s3/"+mode.name, func(b *testing.B) {
 			s, _ := startServerWith(b, Config{NoSync: mode.noSync})
 			c := s3.New(newClient(s.Endpoint(), testAccessKey, testSecretKey, whenRequired).Options(), unsignedPayload)
 			bucket := "cameras" // created on first use
-			b.SetBytes(total)
-			for i := range b.N {
-				for j := range pictures {
-					key := fmt.Sprintf("burst%d/pic%02d.jpg", i, j)
-					in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: data.section(int64(j)<<20, size(j)), ContentLength: aws.Int64(size(j))}
-					if _, err := c.PutObject(ctx(b), in); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			b.ReportMetric(float64(pictures*b.N)/b.Elapsed().Seconds(), "pictures/s")
+			burst(b, func(key string, body *io.SectionReader) error {
+				_, err := c.PutObject(ctx(b), &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: body, ContentLength: aws.Int64(body.Size())})
+				return err
+			})
+		})
+		b.Run("backend/"+mode.name, func(b *testing.B) {
+			be := newTestBackendWith(b, BackendOptions{NoSync: mode.noSync})
+			burst(b, func(key string, body *io.SectionReader) error {
+				_, err := be.PutObject(ctx(b), "bkt", key, map[string]string{}, body, body.Size())
+				return err
+			})
 		})
 	}
 }
