@@ -36,6 +36,8 @@ type clientDriver struct {
 	perms auth.Permissions
 	sess  *session
 	names *names // legacy charset translation; nil: UTF-8 only
+
+	pattern pendingPattern // a LIST/NLST pattern between Stat and ReadDir (pattern.go)
 }
 
 var (
@@ -77,9 +79,13 @@ func (d *clientDriver) Name() string { return d.fs.Name() }
 // Stat describes name. Directories are visible to every user (so CWD works
 // for upload-only accounts); files only to users who may see files.
 func (d *clientDriver) Stat(name string) (fs.FileInfo, error) {
+	arg := name
 	name = d.names.decode(name)
 	fi, err := d.fs.Stat(name)
 	if err != nil {
+		if dir, ok := d.statPattern(arg, name, err); ok {
+			return dir, nil
+		}
 		return nil, d.reply("stat", name, err)
 	}
 	if !fi.IsDir() && !d.canSeeFiles() {
@@ -88,14 +94,16 @@ func (d *clientDriver) Stat(name string) (fs.FileInfo, error) {
 	return d.names.listing([]fs.FileInfo{fi})[0], nil
 }
 
-// ReadDir lists a directory; it needs the list permission.
+// ReadDir lists a directory, or the entries that match a pattern Stat
+// found; it needs the list permission.
 func (d *clientDriver) ReadDir(name string) ([]fs.FileInfo, error) {
+	name, pattern := d.listTarget(name)
 	name = d.names.decode(name)
 	if err := d.require(name, auth.PermList); err != nil {
 		return nil, err
 	}
 	infos, err := d.fs.ReadDir(name)
-	return d.names.listing(infos), d.reply("list", name, err)
+	return d.names.listing(pattern.filter(infos)), d.reply("list", name, err)
 }
 
 // Open opens a directory for listing (list permission) or a file for download.
