@@ -4,18 +4,7 @@ import (
 	"io/fs"
 	"slices"
 	"testing"
-	"time"
 )
-
-// entryInfo is a listing entry with only a name.
-type entryInfo string
-
-func (n entryInfo) Name() string       { return string(n) }
-func (n entryInfo) Size() int64        { return 0 }
-func (n entryInfo) Mode() fs.FileMode  { return 0o644 }
-func (n entryInfo) ModTime() time.Time { return time.Time{} }
-func (n entryInfo) IsDir() bool        { return false }
-func (n entryInfo) Sys() any           { return nil }
 
 // TestParseListPattern: which arguments are patterns, which directory they
 // list (always inside the root: ".." is resolved first) and which entries
@@ -74,7 +63,7 @@ func TestParseListPattern(t *testing.T) {
 		}
 		page := make([]fs.FileInfo, len(entries))
 		for i, e := range entries {
-			page[i] = entryInfo(e)
+			page[i] = patternDir(e) // only the name matters
 		}
 		var got []string
 		for _, fi := range p.filter(page) {
@@ -90,7 +79,7 @@ func TestParseListPattern(t *testing.T) {
 // unchanged.
 func TestListPatternFilterNil(t *testing.T) {
 	t.Parallel()
-	page := []fs.FileInfo{entryInfo("b"), entryInfo("a")}
+	page := []fs.FileInfo{patternDir("b"), patternDir("a")}
 	var p *listPattern
 	if got := p.filter(page); len(got) != 2 || got[0].Name() != "b" || got[1].Name() != "a" {
 		t.Errorf("nil pattern filtered the page to %v", got)

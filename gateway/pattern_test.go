@@ -66,6 +66,11 @@ func TestListPatterns(t *testing.T) {
 	} {
 		e.put(t, key, []byte("data of "+key))
 	}
+	sessions := map[string]*raw{} // one per user, used by the cases in turn
+	for _, user := range []string{"alice", "alice2", "reader", "cam"} {
+		sessions[user] = rawDial(t, e.addr, "")
+		sessions[user].login(user)
+	}
 	for _, c := range []struct {
 		user, cwd, command string
 		code               int
@@ -114,9 +119,8 @@ func TestListPatterns(t *testing.T) {
 		{"cam", "/", "NLST", 450, nil, "permission denied"},
 	} {
 		t.Run(c.user+" "+c.cwd+" "+c.command, func(t *testing.T) {
-			t.Parallel()
-			r := rawDial(t, e.addr, "")
-			r.login(c.user)
+			r := sessions[c.user]
+			r.t = t
 			r.cmd(250, "CWD %s", c.cwd)
 			code, text, lines := rawList(r, c.command)
 			if code != c.code || !strings.Contains(text, c.text) {

@@ -126,6 +126,27 @@ func listingBackends() []backend {
 	return slices.DeleteFunc(slices.Clone(backends), func(b backend) bool { return b.name == "versitygw-crc32" })
 }
 
+// globSessions runs session in parallel for each of the modes (named by
+// modeName) against a gateway of each listing backend, with the local clips
+// and note in files; it needs the client program tool.
+func globSessions(t *testing.T, tool string, modes int, modeName func(int) string, session func(t *testing.T, g *gateway, files globFiles, mode int)) {
+	t.Parallel()
+	requireTool(t, tool)
+	files := writeGlobFiles(t)
+	for _, b := range listingBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			g := startGateway(t, b)
+			for i := range modes {
+				t.Run(modeName(i), func(t *testing.T) {
+					t.Parallel()
+					session(t, g, files, i)
+				})
+			}
+		})
+	}
+}
+
 // ftpModes are the data connection modes of Debian's ftp (tnftp), with the
 // command that proves the mode was used.
 var ftpModes = []struct {
@@ -162,32 +183,21 @@ func runFtp(t *testing.T, g *gateway, commands ...string) string {
 // uploads with mput, then `mget *.mp4` fetches the clips and
 // `mdelete DIR/*.mp4` deletes them, both expanded by the server's NLST.
 func TestGlobFtp(t *testing.T) {
-	t.Parallel()
-	requireTool(t, "ftp")
-	files := writeGlobFiles(t)
-	for _, b := range listingBackends() {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			g := startGateway(t, b)
-			for _, m := range ftpModes {
-				t.Run(m.name, func(t *testing.T) {
-					t.Parallel()
-					dir, got := "ftp-"+m.name, t.TempDir()
-					out := runFtp(t, g, append(slices.Clone(m.settings),
-						"prompt off", "mkdir "+dir, "cd "+dir, "lcd "+files.dir, "mput clip*.mp4 "+globNote,
-						"lcd "+got, "mget *.mp4", "cd /", "mdelete "+dir+"/*.mp4", "nlist "+dir)...)
-					t.Logf("transcript:\n%s", protocolLines(out, g.Password))
-					requireTranscript(t, "ftp", out, m.cmd, "---> NLST *.mp4", "---> RETR clip1.mp4", "---> RETR clip3.mp4",
-						"---> NLST "+dir+"/*.mp4", "---> DELE "+dir+"/clip1.mp4", "---> DELE "+dir+"/clip3.mp4")
-					if strings.Contains(out, "---> RETR "+globNote) || strings.Contains(out, "---> DELE "+dir+"/"+globNote) {
-						t.Fatalf("the note was fetched or deleted\n%s", out)
-					}
-					files.requireFetched(t, got)
-					files.requireClipsDeleted(t, g, "/"+dir)
-				})
-			}
-		})
-	}
+	globSessions(t, "ftp", len(ftpModes), func(i int) string { return ftpModes[i].name }, func(t *testing.T, g *gateway, files globFiles, i int) {
+		m := ftpModes[i]
+		dir, got := "ftp-"+m.name, t.TempDir()
+		out := runFtp(t, g, append(slices.Clone(m.settings),
+			"prompt off", "mkdir "+dir, "cd "+dir, "lcd "+files.dir, "mput clip*.mp4 "+globNote,
+			"lcd "+got, "mget *.mp4", "cd /", "mdelete "+dir+"/*.mp4", "nlist "+dir)...)
+		t.Logf("transcript:\n%s", protocolLines(out, g.Password))
+		requireTranscript(t, "ftp", out, m.cmd, "---> NLST *.mp4", "---> RETR clip1.mp4", "---> RETR clip3.mp4",
+			"---> NLST "+dir+"/*.mp4", "---> DELE "+dir+"/clip1.mp4", "---> DELE "+dir+"/clip3.mp4")
+		if strings.Contains(out, "---> RETR "+globNote) || strings.Contains(out, "---> DELE "+dir+"/"+globNote) {
+			t.Fatalf("the note was fetched or deleted\n%s", out)
+		}
+		files.requireFetched(t, got)
+		files.requireClipsDeleted(t, g, "/"+dir)
+	})
 }
 
 // TestGlobLftp: lftp in PASV, EPSV and PORT mode: `nlist *.mp4` and
@@ -195,49 +205,38 @@ func TestGlobFtp(t *testing.T) {
 // `mrm *.mp4` (which lftp expands itself from a listing) fetch and delete
 // the clips.
 func TestGlobLftp(t *testing.T) {
-	t.Parallel()
-	requireTool(t, "lftp")
-	files := writeGlobFiles(t)
-	for _, b := range listingBackends() {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			g := startGateway(t, b)
-			for _, m := range lftpModes {
-				t.Run(m.name, func(t *testing.T) {
-					t.Parallel()
-					dir, got := "lftp-"+m.name, t.TempDir()
-					lftp := func(commands ...string) lftpResult {
-						t.Helper()
-						r := runLftp(t, g, m.setting, commands...)
-						t.Logf("lftp %s:\n%s", strings.Join(commands, "; "), protocolLines(r.transcript, g.Password))
-						if r.code != 0 {
-							t.Fatalf("lftp %q: exit status %d\n%s", commands, r.code, r.transcript)
-						}
-						return r
-					}
-					lftp("mkdir "+dir, "cd "+dir, fmt.Sprintf("lcd %q", files.dir), "mput clip*.mp4 "+globNote)
-					files.requireUploaded(t, g, "/"+dir)
-
-					r := lftp("cd "+dir, "nlist *.mp4")
-					requireTranscript(t, "nlist", r.transcript, m.cmd, "---> NLST *.mp4", "<--- 226")
-					if n := names(r.stdout); !slices.Equal(n, globClips) {
-						t.Fatalf("nlist *.mp4 = %q, want %q", n, globClips)
-					}
-					r = lftp("nlist " + dir + "/clip[!3].mp4")
-					if n, want := names(r.stdout), []string{dir + "/clip1.mp4", dir + "/clip2.mp4"}; !slices.Equal(n, want) {
-						t.Fatalf("nlist %s/clip[!3].mp4 = %q, want %q", dir, n, want)
-					}
-					if r = lftp("nlist " + dir + "/*.none"); r.stdout != "" {
-						t.Fatalf("nlist of a pattern matching nothing printed %q", r.stdout)
-					}
-
-					lftp("cd "+dir, fmt.Sprintf("lcd %q", got), "mget *.mp4", "mrm *.mp4")
-					files.requireFetched(t, got)
-					files.requireClipsDeleted(t, g, "/"+dir)
-				})
+	globSessions(t, "lftp", len(lftpModes), func(i int) string { return lftpModes[i].name }, func(t *testing.T, g *gateway, files globFiles, i int) {
+		m := lftpModes[i]
+		dir, got := "lftp-"+m.name, t.TempDir()
+		lftp := func(commands ...string) lftpResult {
+			t.Helper()
+			r := runLftp(t, g, m.setting, commands...)
+			t.Logf("lftp %s:\n%s", strings.Join(commands, "; "), protocolLines(r.transcript, g.Password))
+			if r.code != 0 {
+				t.Fatalf("lftp %q: exit status %d\n%s", commands, r.code, r.transcript)
 			}
-		})
-	}
+			return r
+		}
+		lftp("mkdir "+dir, "cd "+dir, fmt.Sprintf("lcd %q", files.dir), "mput clip*.mp4 "+globNote)
+		files.requireUploaded(t, g, "/"+dir)
+
+		r := lftp("cd "+dir, "nlist *.mp4")
+		requireTranscript(t, "nlist", r.transcript, m.cmd, "---> NLST *.mp4", "<--- 226")
+		if n := names(r.stdout); !slices.Equal(n, globClips) {
+			t.Fatalf("nlist *.mp4 = %q, want %q", n, globClips)
+		}
+		r = lftp("nlist " + dir + "/clip[!3].mp4")
+		if n, want := names(r.stdout), []string{dir + "/clip1.mp4", dir + "/clip2.mp4"}; !slices.Equal(n, want) {
+			t.Fatalf("nlist %s/clip[!3].mp4 = %q, want %q", dir, n, want)
+		}
+		if r = lftp("nlist " + dir + "/*.none"); r.stdout != "" {
+			t.Fatalf("nlist of a pattern matching nothing printed %q", r.stdout)
+		}
+
+		lftp("cd "+dir, fmt.Sprintf("lcd %q", got), "mget *.mp4", "mrm *.mp4")
+		files.requireFetched(t, got)
+		files.requireClipsDeleted(t, g, "/"+dir)
+	})
 }
 
 // TestGlobCurl: curl in EPSV, PASV, EPRT and PORT mode sends the pattern
@@ -246,55 +245,44 @@ func TestGlobLftp(t *testing.T) {
 // then fetches and deletes the names it got; the pattern then matches
 // nothing: an empty listing and 226.
 func TestGlobCurl(t *testing.T) {
-	t.Parallel()
-	requireTool(t, "curl")
-	files := writeGlobFiles(t)
-	for _, b := range listingBackends() {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			g := startGateway(t, b)
-			for _, m := range curlModes {
-				t.Run(m.name, func(t *testing.T) {
-					t.Parallel()
-					dir, got := "/curl-"+m.name, t.TempDir()
-					curl := func(more ...string) curlResult {
-						t.Helper()
-						r := mustCurl(t, append(slices.Clone(m.args), more...)...)
-						t.Logf("curl %s:\n%s", strings.ReplaceAll(strings.Join(more, " "), g.Password, "XXXX"), protocolLines(r.transcript, g.Password))
-						return r
-					}
-					curl("--ftp-create-dirs", "-T", filepath.Join(files.dir, "{clip1.mp4,clip2.mp4,clip3.mp4,note.txt}"), g.URL(dir+"/"))
-					files.requireUploaded(t, g, dir)
+	globSessions(t, "curl", len(curlModes), func(i int) string { return curlModes[i].name }, func(t *testing.T, g *gateway, files globFiles, i int) {
+		m := curlModes[i]
+		dir, got := "/curl-"+m.name, t.TempDir()
+		curl := func(more ...string) curlResult {
+			t.Helper()
+			r := mustCurl(t, append(slices.Clone(m.args), more...)...)
+			t.Logf("curl %s:\n%s", strings.ReplaceAll(strings.Join(more, " "), g.Password, "XXXX"), protocolLines(r.transcript, g.Password))
+			return r
+		}
+		curl("--ftp-create-dirs", "-T", filepath.Join(files.dir, "{clip1.mp4,clip2.mp4,clip3.mp4,note.txt}"), g.URL(dir+"/"))
+		files.requireUploaded(t, g, dir)
 
-					r := curl("--list-only", "-X", "NLST *.mp4", g.URL(dir+"/"))
-					requireTranscript(t, "curl", r.transcript, m.cmd, "> NLST *.mp4", "< 226")
-					listed := names(r.stdout)
-					if !slices.Equal(listed, globClips) {
-						t.Fatalf("NLST *.mp4 = %q, want %q", listed, globClips)
-					}
-					r = curl("--list-only", "--ftp-method", "nocwd", "-X", "NLST "+dir[1:]+"/*.mp4", g.URL("/"))
-					var want, fetch, dele []string
-					for _, name := range globClips {
-						want = append(want, dir[1:]+"/"+name)
-					}
-					if listed = names(r.stdout); !slices.Equal(listed, want) {
-						t.Fatalf("NLST %s/*.mp4 = %q, want %q", dir[1:], listed, want)
-					}
-					for _, name := range listed {
-						fetch = append(fetch, g.URL("/"+name), "-o", filepath.Join(got, filepath.Base(name)))
-						dele = append(dele, "-Q", "DELE /"+name)
-					}
-					curl(fetch...)
-					files.requireFetched(t, got)
+		r := curl("--list-only", "-X", "NLST *.mp4", g.URL(dir+"/"))
+		requireTranscript(t, "curl", r.transcript, m.cmd, "> NLST *.mp4", "< 226")
+		listed := names(r.stdout)
+		if !slices.Equal(listed, globClips) {
+			t.Fatalf("NLST *.mp4 = %q, want %q", listed, globClips)
+		}
+		r = curl("--list-only", "--ftp-method", "nocwd", "-X", "NLST "+dir[1:]+"/*.mp4", g.URL("/"))
+		var want, fetch, dele []string
+		for _, name := range globClips {
+			want = append(want, dir[1:]+"/"+name)
+		}
+		if listed = names(r.stdout); !slices.Equal(listed, want) {
+			t.Fatalf("NLST %s/*.mp4 = %q, want %q", dir[1:], listed, want)
+		}
+		for _, name := range listed {
+			fetch = append(fetch, g.URL("/"+name), "-o", filepath.Join(got, filepath.Base(name)))
+			dele = append(dele, "-Q", "DELE /"+name)
+		}
+		curl(fetch...)
+		files.requireFetched(t, got)
 
-					r = curl(append(dele, "--list-only", "-X", "NLST *.mp4", g.URL(dir+"/"))...)
-					requireTranscript(t, "curl", r.transcript, "> DELE "+dir+"/clip1.mp4", "< 250", "> NLST *.mp4", "< 226")
-					if r.stdout != "" {
-						t.Fatalf("NLST *.mp4 after the deletes printed %q, want nothing", r.stdout)
-					}
-					files.requireClipsDeleted(t, g, dir)
-				})
-			}
-		})
-	}
+		r = curl(append(dele, "--list-only", "-X", "NLST *.mp4", g.URL(dir+"/"))...)
+		requireTranscript(t, "curl", r.transcript, "> DELE "+dir+"/clip1.mp4", "< 250", "> NLST *.mp4", "< 226")
+		if r.stdout != "" {
+			t.Fatalf("NLST *.mp4 after the deletes printed %q, want nothing", r.stdout)
+		}
+		files.requireClipsDeleted(t, g, dir)
+	})
 }
