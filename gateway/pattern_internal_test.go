@@ -63,7 +63,7 @@ func TestParseListPattern(t *testing.T) {
 		}
 		page := make([]fs.FileInfo, len(entries))
 		for i, e := range entries {
-			page[i] = patternDir(e) // only the name matters
+			page[i] = nameInfo(e)
 		}
 		var got []string
 		for _, fi := range p.filter(page) {
@@ -79,7 +79,7 @@ func TestParseListPattern(t *testing.T) {
 // unchanged.
 func TestListPatternFilterNil(t *testing.T) {
 	t.Parallel()
-	page := []fs.FileInfo{patternDir("b"), patternDir("a")}
+	page := []fs.FileInfo{nameInfo("b"), nameInfo("a")}
 	var p *listPattern
 	if got := p.filter(page); len(got) != 2 || got[0].Name() != "b" || got[1].Name() != "a" {
 		t.Errorf("nil pattern filtered the page to %v", got)

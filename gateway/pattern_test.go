@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3ftp/s3ftp/gateway"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
 
@@ -136,5 +137,22 @@ func TestListPatterns(t *testing.T) {
 			}
 			r.cmd(200, "NOOP") // the session goes on
 		})
+	}
+}
+
+// TestListPatternsLegacyCharset: a client that sends windows-1252 names
+// gets its pattern matched against the stored UTF-8 names and NLST's names
+// back in its charset, directory part included.
+func TestListPatternsLegacyCharset(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{LegacyCharset: "windows-1252"}})
+	for _, key := range []string{"alice/café/résumé.pdf", "alice/café/rapport.pdf", "alice/café/résumé.txt"} {
+		e.put(t, key, []byte("data"))
+	}
+	r := rawDial(t, e.addr, "")
+	r.login("alice")
+	code, text, lines := rawList(r, "NLST caf\xe9/r\xe9*")
+	if want := []string{"caf\xe9/r\xe9sum\xe9.pdf", "caf\xe9/r\xe9sum\xe9.txt"}; code != 226 || !slices.Equal(lines, want) {
+		t.Errorf("NLST caf\\xe9/r\\xe9*: %d %s %q, want 226 %q", code, text, lines, want)
 	}
 }
