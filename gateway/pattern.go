@@ -26,7 +26,11 @@ import (
 // The rules:
 //   - Only LIST and NLST expand patterns. MLSD takes a directory (RFC 3659);
 //     CWD, RETR, DELE, SIZE... take names.
-//   - A name that exists is used as it is, even when it contains *, ? or [.
+//   - A name that exists is used as it is, even when it contains *, ? or [
+//     (the Stat that finds out costs what a Stat costs: a HEAD and a
+//     one-key listing).
+//   - `LIST -la *.mp4`: ftpserverlib drops the ls options first, as for
+//     any listing.
 //   - Only the last component is a pattern: `*`, `?`, `[...]` with `[!...]`
 //     or `[^...]` to negate, and `\` to quote the next character (Go's
 //     path.Match). Metacharacters in earlier components are taken
@@ -50,8 +54,8 @@ type listPattern struct {
 }
 
 // parseListPattern returns the pattern in the last component of name (a
-// path as the client sent it). ok is false when that component contains no
-// *, ? or [, or is not a well-formed pattern.
+// path decoded to UTF-8). ok is false when that component contains no *, ?
+// or [, or is not a well-formed pattern.
 func parseListPattern(name string) (p listPattern, ok bool) {
 	dir, last := path.Split(path.Clean("/" + name))
 	if !strings.ContainsAny(last, "*?[") {
