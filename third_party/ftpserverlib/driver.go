@@ -126,6 +126,18 @@ type ClientDriverExtensionHasher interface {
 	ComputeHash(name string, algo HASHAlgo, startOffset, endOffset int64) (string, error)
 }
 
+// ClientDriverExtensionPassiveWrapper is an extension (s3ftp patch) for a
+// logged-in session's driver: WrapPassiveListener is called for every
+// passive data listener the session opens (PASV, EPSV), after
+// MainDriverExtensionPassiveWrapper and before TLS, so the driver can wrap
+// or refuse it knowing whose it is. On error the listener is closed and
+// the client gets 421 with the error's text. If the returned listener also
+// has SetDeadline(time.Time) error, the accept deadline of the transfer is
+// set through it (otherwise on the TCP listener).
+type ClientDriverExtensionPassiveWrapper interface {
+	WrapPassiveListener(listener net.Listener) (net.Listener, error)
+}
+
 // ClientDriverExtensionAvailableSpace is an extension to implement to support
 // the AVBL ftp command
 type ClientDriverExtensionAvailableSpace interface {

@@ -168,6 +168,24 @@ func (c *clientHandler) handlePASV(_ string) error {
 		}
 	}
 
+	// s3ftp patch: the session's driver may wrap, or refuse, its passive
+	// listeners, and take over their accept deadline.
+	if wrapper, ok := c.driver.(ClientDriverExtensionPassiveWrapper); ok {
+		wrapped, errWrap := wrapper.WrapPassiveListener(listener)
+		if errWrap != nil {
+			_ = listener.Close()
+			c.logger.Warn("Passive listener refused by the driver", "err", errWrap)
+			c.writeMessage(StatusServiceNotAvailable, fmt.Sprintf("Could not listen for passive connection: %v", errWrap))
+
+			return nil
+		}
+
+		listener = wrapped
+		if setter, ok := wrapped.(passiveDeadlineSetter); ok {
+			deadlineSetter = setter
+		}
+	}
+
 	if c.HasTLSForTransfers() || c.server.settings.TLSRequired == ImplicitEncryption {
 		if tlsConfig, err := c.server.driver.GetTLSConfig(); err == nil {
 			listener = tls.NewListener(listener, tlsConfig)
