@@ -35,16 +35,55 @@ type session struct {
 	id     string
 	cc     ftpserver.ClientContext
 	client netip.Addr
-	log    *slog.Logger
 	ctx    context.Context // cancelled when the client disconnects
 	cancel context.CancelFunc
 
+	// log, user and bucket are set at login (log gains the user), by the
+	// session's own goroutine, under mu; that goroutine and the transfers it
+	// starts read them directly, any other goroutine (shutdown, the login
+	// deadline) through logger() and loggedIn().
+	mu       sync.Mutex
+	log      *slog.Logger
+	user     string
+	bucket   string
+	loggedIn bool
+
 	// transfers counts the transfers in progress, so a shutdown can wait for
-	// them; user and bucket are set at login, for events.
+	// them.
 	transfers atomic.Int32
-	closing   atomic.Bool // bye has been said
-	user      string
-	bucket    string
+	closing   atomic.Bool // a last 421 has been said (shutdown, login deadline)
+	// loginTimer closes the session at Settings.LoginTimeout unless it
+	// logs in first.
+	loginTimer *time.Timer
+	// unauthenticated is true while the session counts against
+	// Settings.MaxUnauthenticatedPerIP: from its connection to its login or
+	// its end.
+	unauthenticated atomic.Bool
+}
+
+// logger returns the session's logger, for goroutines other than the
+// session's own.
+func (s *session) logger() *slog.Logger {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log
+}
+
+// login records the logged-in user and returns the session's logger, which
+// now names the user.
+func (s *session) login(user, bucket string) *slog.Logger {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user, s.bucket, s.loggedIn = user, bucket, true
+	s.log = s.log.With("user", user)
+	return s.log
+}
+
+// isLoggedIn reports whether the session has logged in.
+func (s *session) isLoggedIn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loggedIn
 }
 
 // logChange logs one line for a command that changed (or failed to change)
@@ -103,20 +142,25 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	ctx, cancel := context.WithCancel(d.srv.ctx)
 	id := newSessionID()
+	log := d.srv.log.With("session", id, "client", remoteIP(cc).String())
+	if d.implicit {
+		log = log.With("ftps", "implicit")
+	}
 	s := &session{
 		id:     id,
 		cc:     cc,
 		client: remoteIP(cc),
-		log:    d.srv.log.With("session", id, "client", remoteIP(cc).String()),
+		log:    log,
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	// Every connection reaching here was counted as not logged in by the
+	// limitListener (when there is a limit).
+	s.unauthenticated.Store(true)
+	s.loginTimer = time.AfterFunc(d.srv.settings.LoginTimeout, func() { d.srv.loginExpired(s) })
 	cc.SetExtra(s)
 	d.srv.sessions.Store(s, struct{}{})
 	d.srv.observe.SessionStarted()
-	if d.implicit {
-		s.log = s.log.With("ftps", "implicit")
-	}
 	s.log.Debug("connected")
 	return d.srv.settings.Banner, nil
 }
@@ -126,9 +170,11 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	if s := sessionOf(cc); s != nil {
 		s.cancel()
+		s.loginTimer.Stop()
+		d.srv.authenticated(s)
 		d.srv.sessions.Delete(s)
 		d.srv.observe.SessionEnded()
-		s.log.Debug("disconnected")
+		s.logger().Debug("disconnected")
 	}
 }
 
@@ -181,13 +227,14 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 			return nil, errLoginUnavailable
 		}
 	}
-	s.user, s.bucket = u.Name, u.Bucket
-	s.log = s.log.With("user", u.Name)
-	s.log.Info("login", "bucket", u.Bucket, "prefix", u.Prefix, "tls", secure)
+	log := s.login(u.Name, u.Bucket)
+	s.loginTimer.Stop()
+	d.srv.authenticated(s)
+	log.Info("login", "bucket", u.Bucket, "prefix", u.Prefix, "tls", secure)
 	d.srv.observe.Login("ok")
 	return &clientDriver{
 		srv:   d.srv,
-		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, s.log),
+		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, log),
 		perms: u.Permissions,
 		sess:  s,
 		names: &names{cs: d.srv.charset},

@@ -77,3 +77,10 @@ var errPermission = &replyError{msg: "permission denied", kind: fs.ErrPermission
 
 // errShuttingDown is the reply to a transfer asked for during a shutdown.
 var errShuttingDown = &replyError{msg: "service shutting down, try again later", kind: storage.ErrAborted}
+
+// Reasons a passive port is refused (421) or was given back (425).
+var (
+	errPassiveShareAddr = errors.New("too many passive ports held from your address, try again later")
+	errPassiveShareUser = errors.New("too many passive ports held by this user, try again later")
+	errPassiveExpired   = errors.New("passive port closed: no data connection within the data timeout, send PASV or EPSV again")
+)

@@ -66,6 +66,8 @@ type Server struct {
 	sessions sync.Map // *session → struct{}: the open sessions, for shutdown
 	draining atomic.Bool
 	bw       bandwidth
+	limits   *sessionLimiter // nil: no session limits
+	passive  *passiveLimiter // nil: no share of the passive ports
 	ctx      context.Context // parent of every session's context
 	cancel   context.CancelFunc
 }
@@ -104,6 +106,8 @@ func New(cfg Config) (*Server, error) {
 		observe:  cfg.Observer,
 		events:   cfg.Events,
 		bw:       bandwidth{bytesPerSecond: set.UserBandwidth},
+		limits:   newSessionLimiter(set.MaxSessions, set.MaxSessionsPerIP, set.MaxUnauthenticatedPerIP),
+		passive:  newPassiveLimiter(set.PassivePorts, set.PassiveShare),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -137,8 +141,7 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("ftp listen: %w", err)
 	}
 	// One limiter: the session limits count both control ports.
-	lim := newSessionLimiter(s.settings.MaxSessions, s.settings.MaxSessionsPerIP)
-	l = s.admit(s.proxied(l), lim) // see listener.go for the order
+	l = s.admit(s.proxied(l), s.limits) // see listener.go for the order
 	s.settings.Listener = l
 	if err := s.ftp.Listen(); err != nil {
 		_ = l.Close()
@@ -151,7 +154,7 @@ func (s *Server) Listen() error {
 	if err == nil {
 		// Bans and limits wrap the TLS listener, so a refused client is
 		// told 421 over TLS, which it can show; the PROXY header precedes TLS.
-		il = s.admit(&implicitTLSListener{Listener: s.proxied(il), config: s.tls, timeout: s.settings.ConnectionTimeout}, lim)
+		il = s.admit(&implicitTLSListener{Listener: s.proxied(il), config: s.tls, timeout: s.settings.ConnectionTimeout}, s.limits)
 		s.settings.TLS.ImplicitListener = il
 		if err = s.implicit.Listen(); err != nil {
 			_ = il.Close()
@@ -311,10 +314,16 @@ func (s *Server) bye(sess *session) {
 	if !sess.closing.CompareAndSwap(false, true) {
 		return
 	}
-	sess.log.Info("session closed: shutting down")
-	if mc, ok := sess.cc.(messageCloser); ok {
-		_ = mc.CloseWithMessage(421, byeMessage)
+	sess.logger().Info("session closed: shutting down")
+	sess.closeWith421(byeMessage)
+}
+
+// closeWith421 tells the client msg with a 421 reply and closes the
+// session.
+func (s *session) closeWith421(msg string) {
+	if mc, ok := s.cc.(messageCloser); ok {
+		_ = mc.CloseWithMessage(421, msg)
 		return
 	}
-	_ = sess.cc.Close()
+	_ = s.cc.Close()
 }

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // countObserver counts the calls that close-once wrappers make.
@@ -24,7 +26,8 @@ func TestCloseOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := &countObserver{}
-	d := &driver{srv: &Server{observe: obs}}
+	d := &clientDriver{srv: &Server{observe: obs, settings: Settings{ConnectionTimeout: time.Minute}},
+		sess: &session{log: slog.New(slog.DiscardHandler)}}
 	wrapped, err := d.WrapPassiveListener(l)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +39,7 @@ func TestCloseOnce(t *testing.T) {
 		t.Errorf("passive port opened %d, closed %d times; want 1 and 1", obs.opened, obs.closed)
 	}
 
-	lim := newSessionLimiter(1, 1)
+	lim := newSessionLimiter(1, 1, 0)
 	addr := netip.MustParseAddr("192.0.2.1")
 	c1, c2 := net.Pipe()
 	defer c2.Close()

@@ -123,3 +123,58 @@ func TestLimitSettingsValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthenticatedLimit: connections that have not logged in are capped
+// per address, so many idle ones from one address cannot take the sessions
+// of others; a session stops counting when it logs in, so more devices
+// behind one address than the cap can log in; the refusal is logged and
+// reported.
+func TestUnauthenticatedLimit(t *testing.T) {
+	t.Parallel()
+	obs := &observer{}
+	e := newEnv(t, s3test.Fake(t), envOptions{
+		settings: gateway.Settings{MaxSessions: 7, MaxUnauthenticatedPerIP: 2}, observer: obs,
+	})
+	idle := []*raw{rawDial(t, e.addr, "127.0.0.2"), rawDial(t, e.addr, "127.0.0.2")}
+	const refused = 8
+	for range refused {
+		if line := greeting(t, e.addr, "127.0.0.2", nil); !strings.HasPrefix(line, "421 Too many connections from your address that have not logged in") {
+			t.Fatalf("idle connection over the cap greeted with %q, want 421", line)
+		}
+	}
+	for range 4 { // devices behind one NAT address, each logging in
+		rawDial(t, e.addr, "127.0.0.3").login("alice")
+	}
+	if got := obs.get("refused:max_unauthenticated_per_ip"); got != refused {
+		t.Errorf("ConnectionRefused(max_unauthenticated_per_ip) called %d times, want %d", got, refused)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, `msg="connection refused: too many connections not logged in" client=127.0.0.2 reason=max_unauthenticated_per_ip limit=2`) {
+		t.Errorf("the refusal is not logged:\n%s", logs)
+	}
+	idle[0].login("alice")
+	rawDial(t, e.addr, "127.0.0.2") // the logged-in session no longer counts
+}
+
+// TestLoginTimeout: a connection that has not logged in within the login
+// timeout, idle or after USER alone, is told 421 and closed, with a log
+// line; a logged-in session is not.
+func TestLoginTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{LoginTimeout: 3 * time.Second, MaxUnauthenticatedPerIP: 1}})
+	user := rawDial(t, e.addr, "127.0.0.2")
+	user.login("alice")
+	idle := rawDial(t, e.addr, "127.0.0.3")
+	half := rawDial(t, e.addr, "127.0.0.4")
+	half.cmd(331, "USER alice")
+	for _, c := range []*raw{idle, half} {
+		if code, text := c.reply(); code != 421 || !strings.Contains(text, "No login within 3s") {
+			t.Errorf("got %d %s, want 421 No login within 3s", code, text)
+		}
+		readUntilClosed(t, c.conn)
+	}
+	user.cmd(200, "NOOP")
+	if n := strings.Count(e.logs.String(), `msg="session closed: no login within login-timeout"`); n != 2 {
+		t.Errorf("%d sessions logged as closed for no login, want 2:\n%s", n, e.logs.String())
+	}
+	rawDial(t, e.addr, "127.0.0.3") // the closed connection no longer counts
+}

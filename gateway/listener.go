@@ -4,10 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
-
-	ftpserver "github.com/fclairamb/ftpserverlib"
 )
 
 // The listeners of a control port, from the socket out:
@@ -80,34 +77,4 @@ func addrOf(a net.Addr) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
-}
-
-var _ ftpserver.MainDriverExtensionPassiveWrapper = (*driver)(nil)
-
-// WrapPassiveListener is called by ftpserverlib for every passive data
-// listener (PASV, EPSV), before TLS. It puts l behind the PROXY policy of
-// the control ports when trusted CIDRs are configured (a load balancer
-// forwards the passive ports too), and reports the listener to the
-// Observer: PassivePortOpened now, PassivePortClosed once, at its first
-// Close. It never fails.
-func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
-	if p := d.srv.proxyPolicy(); p != nil {
-		l = &passiveProxyListener{Listener: l, policy: p}
-	}
-	d.srv.observe.PassivePortOpened()
-	return &observedListener{Listener: l, closed: d.srv.observe.PassivePortClosed}, nil
-}
-
-// observedListener calls closed at its first Close.
-type observedListener struct {
-	net.Listener
-	once   sync.Once
-	closed func()
-}
-
-// Close closes the listener and, the first time, reports it.
-func (l *observedListener) Close() error {
-	err := l.Listener.Close()
-	l.once.Do(l.closed)
-	return err
 }

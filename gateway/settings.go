@@ -80,6 +80,20 @@ type Settings struct {
 	// one client address (the PROXY header's when there is one); more are
 	// refused with 421. 0 (the default): no limit.
 	MaxSessionsPerIP int
+	// MaxUnauthenticatedPerIP is the most control connections from one
+	// client address that have not logged in yet; more are refused with 421
+	// before the banner. A session stops counting when it logs in, so many
+	// devices behind one NAT address that do log in are not limited by it.
+	// 0 (the default): no limit.
+	MaxUnauthenticatedPerIP int
+	// LoginTimeout closes, with 421, a control connection that has not
+	// logged in this long after connecting. Default 30 s.
+	LoginTimeout time.Duration
+	// PassiveShare is the most of the PassivePorts range, in percent, that
+	// one client address, or one user, may hold at once (at least one
+	// port); PASV or EPSV over it is refused with 421. Default 50; 100: no
+	// limit. Without a PassivePorts range there is no limit.
+	PassiveShare int
 }
 
 func (s Settings) withDefaults() (Settings, error) {
@@ -126,9 +140,10 @@ func (s Settings) withDefaults() (Settings, error) {
 	return s, nil
 }
 
-// limitsWithDefaults fills in and checks the PROXY protocol and session
-// limit settings. Trusted CIDRs are masked, and IPv4-mapped ones unmapped,
-// so they match the unmapped addresses of connections.
+// limitsWithDefaults fills in and checks the PROXY protocol, session
+// limit, login timeout and passive share settings. Trusted CIDRs are
+// masked, and IPv4-mapped ones unmapped, so they match the unmapped
+// addresses of connections.
 func (s *Settings) limitsWithDefaults() error {
 	if s.ProxyHeaderTimeout == 0 {
 		s.ProxyHeaderTimeout = 5 * time.Second
@@ -147,8 +162,20 @@ func (s *Settings) limitsWithDefaults() error {
 		trusted = append(trusted, p.Masked())
 	}
 	s.ProxyTrustedCIDRs = trusted
-	if s.MaxSessions < 0 || s.MaxSessionsPerIP < 0 {
+	if s.MaxSessions < 0 || s.MaxSessionsPerIP < 0 || s.MaxUnauthenticatedPerIP < 0 {
 		return errors.New("session limits must not be negative")
+	}
+	if s.LoginTimeout == 0 {
+		s.LoginTimeout = 30 * time.Second
+	}
+	if s.LoginTimeout < time.Second {
+		return errors.New("login timeout must be at least 1s")
+	}
+	if s.PassiveShare == 0 {
+		s.PassiveShare = 50
+	}
+	if s.PassiveShare < 1 || s.PassiveShare > 100 {
+		return errors.New("passive share must be 1-100 (percent)")
 	}
 	return nil
 }

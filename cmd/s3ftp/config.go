@@ -36,7 +36,11 @@ type Config struct {
 	MaxSessions       int      `key:"max-sessions" help:"most FTP sessions open at once, all ports together; more are refused with 421 (0: no limit)"`
 	MaxSessionsPerIP  int      `key:"max-sessions-per-ip" help:"most FTP sessions open at once from one client address (the PROXY header's behind a load balancer); more are refused with 421 (0: no limit)"`
 
-	DataTimeout        time.Duration `key:"data-timeout" help:"how long to wait for a data connection to open (reply 425 when it does not)"`
+	MaxUnauthenticatedPerIP int           `key:"max-unauthenticated-per-ip" help:"most FTP connections from one client address that have not logged in yet; more are refused with 421 (a session stops counting when it logs in, so devices behind one NAT that log in are not limited; 0: no limit)"`
+	LoginTimeout            time.Duration `key:"login-timeout" help:"close (421) a connection that has not logged in this long after connecting"`
+	PassivePortsShare       int           `key:"passive-ports-share" help:"percent (1-100) of the passive-ports range one client address, or one user, may hold at once (at least one port); more PASV/EPSV are refused with 421; 100: no limit"`
+
+	DataTimeout        time.Duration `key:"data-timeout" help:"how long to wait for a data connection to open (reply 425 when it does not); also how long a passive port nobody has used stays reserved"`
 	UserBandwidthLimit byteSize      `key:"user-bandwidth-limit" help:"bytes per second each user may transfer in each direction, all their sessions together (e.g. 1MiB); 0: unlimited"`
 	ShutdownTimeout    time.Duration `key:"shutdown-timeout" help:"on SIGTERM, how long transfers in progress may finish before they are aborted (their clients get 421)"`
 
@@ -119,6 +123,10 @@ func defaultConfig(withFile bool) Config {
 		EventsQueueSize:    1000,
 		LogLevel:           "info",
 		LogFormat:          "auto",
+
+		MaxUnauthenticatedPerIP: 20,
+		LoginTimeout:            30 * time.Second,
+		PassivePortsShare:       50,
 	}
 	if withFile {
 		c.FTPListen = "0.0.0.0:2121"

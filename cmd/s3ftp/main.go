@@ -1,7 +1,8 @@
 // Command s3ftp is an FTP server that stores files in S3.
 //
 //	s3ftp serve [flags]            run the gateway
-//	s3ftp users add|list|delete    manage users in the local user store
+//	s3ftp users add|list|show|set-password|enable|disable|delete
+//	                               manage users (local store or admin API)
 //	s3ftp config check [flags]     validate the configuration and print it
 //	s3ftp version                  print the version
 //
@@ -53,9 +54,15 @@ const usage = `usage:
   s3ftp serve [flags]                 run the FTP gateway (see s3ftp serve -h)
   s3ftp users add NAME --bucket B [--prefix P] [--permissions LIST] --password-stdin
   s3ftp users list
+  s3ftp users show NAME
+  s3ftp users set-password NAME --password-stdin
+  s3ftp users enable NAME
+  s3ftp users disable NAME
   s3ftp users delete NAME
   s3ftp config check [flags]          validate the configuration and print it
-  s3ftp version`
+  s3ftp version
+s3ftp users shows every flag, and --api URL --token T to manage the users of a
+running gateway through its admin API.`
 
 // run executes the command line args.
 func run(ctx context.Context, args []string, e env) error {

@@ -203,7 +203,7 @@ func TestVersionAndUsage(t *testing.T) {
 func TestUsersThroughAPI(t *testing.T) {
 	t.Parallel()
 	ftpAddr, out := startServe(t, "--data-dir", t.TempDir(), "--demo-password", "demo-pass-123")
-	m := regexp.MustCompile(`admin API:\s+(http://\S+)/api/v1/ \(token (\S+) `).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`admin API:\s+(http://\S+)/api/v1/ with token (\S+) `).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no admin API line in:\n%s", out)
 	}
@@ -346,6 +346,20 @@ func TestServeMetricsAndEvents(t *testing.T) {
 	} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestUsageNamesEveryCommand: plain `s3ftp` lists every users command.
+func TestUsageNamesEveryCommand(t *testing.T) {
+	t.Parallel()
+	_, err := runCmd(t, "")
+	if err == nil {
+		t.Fatal("s3ftp without a command succeeded")
+	}
+	for name := range userCommands {
+		if !strings.Contains(err.Error(), "  s3ftp users "+name) {
+			t.Errorf("usage lacks users %s:\n%s", name, err)
 		}
 	}
 }

@@ -328,6 +328,7 @@ func serve(ctx context.Context, args []string, e env) error {
 			ActiveNATSubstitution: c.ActiveNATSubstitution, ASCIIConversion: c.ASCIIConversion,
 			LegacyCharset: c.LegacyCharset, TLS: c.tls,
 			ProxyTrustedCIDRs: c.proxyTrusted, MaxSessions: c.MaxSessions, MaxSessionsPerIP: c.MaxSessionsPerIP,
+			MaxUnauthenticatedPerIP: c.MaxUnauthenticatedPerIP, LoginTimeout: c.LoginTimeout, PassiveShare: c.PassivePortsShare,
 			ConnectionTimeout: c.DataTimeout, UserBandwidth: int64(c.UserBandwidthLimit),
 			ShutdownTimeout: c.ShutdownTimeout,
 		},
@@ -415,11 +416,11 @@ func printStartup(out io.Writer, c *loadedConfig, ftpAddr, implicitAddr string, 
 		fmt.Fprintf(w, "  users:      %s\n", db)
 	}
 	if apiSrv != nil {
-		token := "a token from the configuration"
+		token := "the token from the configuration"
 		if apiSrv.generatedToken != "" {
 			token = "token " + apiSrv.generatedToken + " (generated: set api-token or api-token-hashes to keep one)"
 		}
-		fmt.Fprintf(w, "  admin API:  http://%s/api/v1/ (%s)\n", apiSrv.addr, token)
+		fmt.Fprintf(w, "  admin API:  http://%s/api/v1/ with %s\n", apiSrv.addr, token)
 	}
 	for _, u := range static {
 		fmt.Fprintf(w, "  demo user:  %s / %s -> bucket %s, prefix %s\n", u.Name, demoPassword, u.Bucket, u.Prefix)
