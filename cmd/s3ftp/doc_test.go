@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,4 +41,59 @@ func TestConfigurationDoc(t *testing.T) {
 		return
 	}
 	t.Errorf("%s is out of date with the Config struct: run go test ./cmd/s3ftp -run TestConfigurationDoc -update", docPath)
+}
+
+// readmeSample is the block of README.md that shows what serve prints.
+const (
+	readmePath        = "../../README.md"
+	readmeSampleStart = "`serve` prints where everything is and a demo user:\n\n```\n"
+)
+
+// startupShapes replaces what changes from run to run in serve's startup
+// lines (version, addresses, port range, paths, password, token) by fixed
+// words, leaving the wording to compare.
+var startupShapes = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`^s3ftp .*`), "s3ftp VERSION"},
+	{regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`), "HOST:PORT"},
+	{regexp.MustCompile(`passive ports [^)]*`), "passive ports RANGE"},
+	{regexp.MustCompile(`(under |users: +)/[^\s)]+`), "${1}PATH"},
+	{regexp.MustCompile(`with token \S+`), "with token TOKEN"},
+	{regexp.MustCompile(`demo / \S+`), "demo / PASSWORD"},
+	{regexp.MustCompile(`demo:\S+@`), "demo:PASSWORD@"},
+}
+
+func startupShape(text string) []string {
+	var lines []string
+	for line := range strings.SplitSeq(strings.TrimRight(text, "\n"), "\n") {
+		for _, s := range startupShapes {
+			line = s.re.ReplaceAllString(line, s.with)
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// TestReadmeServeSample keeps README.md's sample of serve's startup lines
+// equal, line by line and word for word, to what serve prints with no
+// configuration (only values that change from run to run may differ).
+func TestReadmeServeSample(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sample, ok := strings.Cut(string(doc), readmeSampleStart)
+	if !ok {
+		t.Fatalf("%s lacks the sample of serve's output (%q)", readmePath, readmeSampleStart)
+	}
+	sample, _, _ = strings.Cut(sample, "```")
+	_, out := startServe(t, "--data-dir", t.TempDir())
+	want, got := startupShape(out.String()), startupShape(sample)
+	if !slices.Equal(got, want) {
+		t.Errorf("README.md's sample of serve's output:\n%s\nserve prints:\n%s",
+			strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
