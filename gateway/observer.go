@@ -21,7 +21,8 @@ type Observer interface {
 	PassivePortOpened()
 	PassivePortClosed()
 	// ConnectionRefused reports a control connection turned away before
-	// its banner; reason is e.g. "banned", "max_sessions", "max_sessions_per_ip".
+	// its banner; reason is e.g. "banned", "max_sessions", "max_sessions_per_ip",
+	// "max_unauthenticated_per_ip".
 	ConnectionRefused(reason string)
 }
 
