@@ -98,7 +98,8 @@ func TestSessionLimitsAcrossPorts(t *testing.T) {
 }
 
 // TestLimitSettingsValidation: negative limits, a negative PROXY header
-// timeout and an invalid trusted prefix are refused by New.
+// timeout, an invalid trusted prefix, a login timeout under 1s and a
+// passive share outside 1-100 are refused by New.
 func TestLimitSettingsValidation(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -112,6 +113,11 @@ func TestLimitSettingsValidation(t *testing.T) {
 		{"negative per address", gateway.Settings{MaxSessionsPerIP: -1}, false},
 		{"negative header timeout", gateway.Settings{ProxyHeaderTimeout: -time.Second}, false},
 		{"invalid prefix", gateway.Settings{ProxyTrustedCIDRs: []netip.Prefix{{}}}, false},
+		{"negative unauthenticated", gateway.Settings{MaxUnauthenticatedPerIP: -1}, false},
+		{"login timeout under 1s", gateway.Settings{LoginTimeout: time.Millisecond}, false},
+		{"passive share 100", gateway.Settings{PassiveShare: 100}, true},
+		{"passive share over 100", gateway.Settings{PassiveShare: 101}, false},
+		{"negative passive share", gateway.Settings{PassiveShare: -1}, false},
 	} {
 		_, err := gateway.New(gateway.Config{
 			Settings:      c.set,
