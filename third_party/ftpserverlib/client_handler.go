@@ -684,6 +684,8 @@ func (c *clientHandler) executeCommandFn(cmdDesc *CommandDescription, command, p
 }
 
 func (c *clientHandler) writeLine(line string) {
+	line = replySafe(line) // s3ftp patch
+
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 
@@ -705,6 +707,32 @@ func (c *clientHandler) writeLine(line string) {
 			"err", err,
 		)
 	}
+}
+
+// replySafe replaces each control character of a reply line (the bytes
+// below 0x20, NUL, CR, LF and ESC among them, and DEL) by '?'. Replies echo
+// the client's text (paths, commands): a CR or LF would end the reply early
+// and an ESC would reach the client's terminal as a control sequence. Bytes
+// of multi-byte UTF-8 characters are never below 0x80, so names are kept.
+// s3ftp patch.
+func replySafe(line string) string {
+	var clean []byte
+
+	for i := range len(line) {
+		if b := line[i]; b < 0x20 || b == 0x7f {
+			if clean == nil {
+				clean = []byte(line)
+			}
+
+			clean[i] = '?'
+		}
+	}
+
+	if clean == nil {
+		return line
+	}
+
+	return string(clean)
 }
 
 func (c *clientHandler) writeMessage(code int, message string) {
@@ -756,7 +784,7 @@ func (c *clientHandler) TransferOpen(info string) (io.ReadWriter, error) {
 			"Unable to open transfer",
 			"error", err)
 
-		c.writeMessage(StatusCannotOpenDataConnection, err.Error())
+		c.writeMessage(StatusCannotOpenDataConnection, replyText(err)) // s3ftp patch
 
 		err = newNetworkError("Unable to open transfer", err)
 
@@ -855,9 +883,9 @@ func (c *clientHandler) TransferClose(transfer io.ReadWriter, err error) {
 	case err == nil && errClose == nil:
 		c.writeMessage(StatusClosingDataConn, "Closing transfer connection")
 	case errClose != nil:
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Issue during transfer close: %v", errClose))
+		c.writeMessage(StatusActionNotTaken, "Issue during transfer close: "+replyText(errClose)) // s3ftp patch
 	case err != nil:
-		c.writeMessage(getErrorCode(err, StatusActionNotTaken), fmt.Sprintf("Issue during transfer: %v", err))
+		c.writeMessage(getErrorCode(err, StatusActionNotTaken), "Issue during transfer: "+replyText(err)) // s3ftp patch
 	}
 }
 

@@ -2,6 +2,8 @@ package ftpserver
 
 import (
 	"errors"
+	"fmt"
+	"net"
 )
 
 var (
@@ -34,10 +36,8 @@ func newDriverError(str string, err error) DriverError {
 	return DriverError{str: str, err: err}
 }
 
-// Error returns the driver's message only: it goes to the client, which has
-// no use for "calling GetHandle" (s3ftp patch).
 func (e DriverError) Error() string {
-	return e.err.Error()
+	return fmt.Sprintf("driver error: %s: %v", e.str, e.err)
 }
 
 func (e DriverError) Unwrap() error {
@@ -54,10 +54,8 @@ func newNetworkError(str string, err error) NetworkError {
 	return NetworkError{str: str, err: err}
 }
 
-// Error names what failed without the socket error, which gives the
-// server's internal addresses away (s3ftp patch).
 func (e NetworkError) Error() string {
-	return "network error: " + e.str
+	return fmt.Sprintf("network error: %s: %v", e.str, e.err)
 }
 
 func (e NetworkError) Unwrap() error {
@@ -74,11 +72,40 @@ func newFileAccessError(str string, err error) FileAccessError {
 	return FileAccessError{str: str, err: err}
 }
 
-// Error returns the underlying message only (s3ftp patch).
 func (e FileAccessError) Error() string {
-	return e.err.Error()
+	return fmt.Sprintf("file access error: %s: %v", e.str, e.err)
 }
 
 func (e FileAccessError) Unwrap() error {
 	return e.err
+}
+
+// replyText is the text of err for a reply to the client. The library's
+// wrappers name its internal steps, and a socket error (net.Error) names the
+// server's internal addresses; the client is told the driver's own message
+// (DriverError, FileAccessError) and, for a NetworkError, what failed with its
+// cause unless that is a socket error. Error() keeps the whole chain for the
+// program and its logs. s3ftp patch.
+func replyText(err error) string {
+	var netErr NetworkError
+	if errors.As(err, &netErr) {
+		var sockErr net.Error
+		if netErr.err == nil || errors.As(netErr.err, &sockErr) {
+			return "network error: " + netErr.str
+		}
+
+		return "network error: " + netErr.str + ": " + replyText(netErr.err)
+	}
+
+	var drvErr DriverError
+	if errors.As(err, &drvErr) && drvErr.err != nil {
+		return drvErr.err.Error()
+	}
+
+	var accessErr FileAccessError
+	if errors.As(err, &accessErr) && accessErr.err != nil {
+		return accessErr.err.Error()
+	}
+
+	return err.Error()
 }

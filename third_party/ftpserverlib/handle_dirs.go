@@ -69,7 +69,8 @@ func (c *clientHandler) handleCWD(param string) error {
 			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Can't change directory to %s: Not a Directory", pathAbsolute))
 		}
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("CD issue: %v", err))
+		// s3ftp patch: name the directory, as the other replies do (upstream: "CD issue: <err>")
+		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Can't change directory to %s: %s", pathAbsolute, replyText(err)))
 	}
 
 	return nil
@@ -197,7 +198,7 @@ func (c *clientHandler) handleLIST(param string) error {
 		}
 	} else {
 		if !c.isCommandAborted() {
-			c.writeMessage(StatusFileActionNotTaken, fmt.Sprintf("Could not list: %v", err))
+			c.writeMessage(StatusFileActionNotTaken, "Could not list: "+replyText(err)) // s3ftp patch
 		}
 	}
 
@@ -216,7 +217,7 @@ func (c *clientHandler) handleNLST(param string) error {
 		}
 	} else {
 		if !c.isCommandAborted() {
-			c.writeMessage(StatusFileActionNotTaken, fmt.Sprintf("Could not list: %v", err))
+			c.writeMessage(StatusFileActionNotTaken, "Could not list: "+replyText(err)) // s3ftp patch
 		}
 	}
 
@@ -263,7 +264,7 @@ func (c *clientHandler) handleMLSD(param string) error {
 		}
 	} else {
 		if !c.isCommandAborted() {
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not list: %v", err))
+			c.writeMessage(StatusActionNotTaken, "Could not list: "+replyText(err)) // s3ftp patch
 		}
 	}
 
@@ -281,6 +282,11 @@ const (
 
 func (c *clientHandler) fileStat(file os.FileInfo) string {
 	modTime := file.ModTime()
+	if modTime.IsZero() {
+		// s3ftp patch: no date is known (a directory S3 has no marker date
+		// for): a listing line needs one, so it shows the listing's time
+		modTime = time.Now()
+	}
 
 	var dateFormat string
 
@@ -296,7 +302,7 @@ func (c *clientHandler) fileStat(file os.FileInfo) string {
 		fakeUser,
 		fakeGroup,
 		file.Size(),
-		file.ModTime().Format(dateFormat),
+		modTime.Format(dateFormat),
 		file.Name(),
 	)
 }
@@ -349,12 +355,20 @@ func (c *clientHandler) writeMLSxEntry(writer io.Writer, file os.FileInfo) error
 		listType = "file"
 	}
 
+	// s3ftp patch: a zero ModTime is unknown (a directory S3 has no date
+	// for): the Modify fact is left out (RFC 3659, 7.1: a server gives the
+	// facts it knows) rather than given as 1970 or 0001
+	var modify string
+	if modTime := file.ModTime(); !modTime.IsZero() {
+		modify = "Modify=" + modTime.UTC().Format(dateFormatMLSD) + ";"
+	}
+
 	_, err := fmt.Fprintf(
 		writer,
-		"Type=%s;Size=%d;Modify=%s; %s\r\n",
+		"Type=%s;Size=%d;%s %s\r\n",
 		listType,
 		file.Size(),
-		file.ModTime().UTC().Format(dateFormatMLSD),
+		modify,
 		file.Name(),
 	)
 	if err != nil {

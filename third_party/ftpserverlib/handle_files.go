@@ -72,7 +72,7 @@ func (c *clientHandler) transferFile(write bool, appendFile bool, param, info st
 	// If this fail, can stop right here and reset the seek position
 	if err != nil {
 		if !c.isCommandAborted() {
-			c.writeMessage(getErrorCode(err, StatusActionNotTaken), fmt.Sprintf("Could not access %s: %v", path, err)) // s3ftp patch: name the file
+			c.writeMessage(getErrorCode(err, StatusActionNotTaken), fmt.Sprintf("Could not access %s: %s", path, replyText(err))) // s3ftp patch: name the file, no internals
 		}
 
 		c.ctxRest = 0
@@ -464,7 +464,7 @@ func (c *clientHandler) handleSTATFile(param string) error {
 		defer c.multilineAnswer(StatusDirectoryStatus, fmt.Sprintf("STAT %v", param))()
 
 		for _, f := range files {
-			c.writeLine(" %s" + c.fileStat(f))
+			c.writeLine(" " + c.fileStat(f)) // s3ftp patch: upstream printed a literal %s
 		}
 	} else {
 		c.writeMessage(StatusFileActionNotTaken, fmt.Sprintf("Could not list: %v", errList))
@@ -546,7 +546,13 @@ func (c *clientHandler) handleREST(param string) error {
 func (c *clientHandler) handleMDTM(param string) error {
 	path := c.absPath(param)
 	if info, err := c.driver.Stat(path); err == nil {
-		c.writeMessage(StatusFileStatus, info.ModTime().UTC().Format(dateFormatMLSD))
+		if info.ModTime().IsZero() {
+			// s3ftp patch: no date is known (a directory S3 has no marker date
+			// for): RFC 3659 (3.1) answers 550 when the time is not available
+			c.writeMessage(StatusActionNotTaken, path+": no modification time is known")
+		} else {
+			c.writeMessage(StatusFileStatus, info.ModTime().UTC().Format(dateFormatMLSD))
+		}
 	} else {
 		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't access %s: %s", path, err.Error()))
 	}
@@ -672,7 +678,7 @@ func (c *clientHandler) handleGenericHash(param string, algo HASHAlgo, isCustomM
 	}
 
 	if err != nil {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("%v: %v", args[0], err))
+		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("%v: %s", args[0], replyText(err))) // s3ftp patch
 
 		return nil
 	}

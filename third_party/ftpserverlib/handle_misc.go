@@ -21,7 +21,10 @@ func (c *clientHandler) handleAUTH(_ string) error {
 		c.writer = bufio.NewWriter(c.conn)
 		c.setTLSForControl(true)
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Cannot get a TLS config: %v", err))
+		// s3ftp patch: without a TLS config the server implements no security
+		// mechanism and FEAT lists no AUTH; RFC 2228 (section 3, AUTH) answers
+		// such a server's AUTH with 502. Upstream answered 550.
+		c.writeMessage(StatusCommandNotImplemented, "AUTH is not supported: TLS is not configured")
 	}
 
 	return nil
@@ -265,14 +268,16 @@ func (c *clientHandler) handleFEAT(_ string) error {
 		// in a stable order; upstream sent the list alone, in map order.
 		hashLine.WriteString("HASH ")
 
-		for _, k := range names {
+		for i, k := range names {
+			if i > 0 {
+				hashLine.WriteString(";")
+			}
+
 			hashLine.WriteString(k)
 
 			if hashMapping[k] == c.selectedHashAlgo {
 				hashLine.WriteString("*")
 			}
-
-			hashLine.WriteString(";")
 		}
 
 		features = append(features, hashLine.String())

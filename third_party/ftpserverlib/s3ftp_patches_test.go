@@ -1,0 +1,494 @@
+package ftpserver
+
+// Tests for s3ftp's patches (PATCHES.md). Each fails on the unpatched
+// library. They talk to a real server on 127.0.0.1 over a raw control
+// connection, so the exact reply lines are what is checked.
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/afero"
+	"github.com/stretchr/testify/require"
+)
+
+// rawClient is a control connection that reads whole (multi-line) replies.
+type rawClient struct {
+	t    *testing.T
+	conn net.Conn
+	text *textproto.Conn
+}
+
+// dialRaw connects to server and reads its greeting.
+func dialRaw(t *testing.T, server *FtpServer) *rawClient {
+	t.Helper()
+
+	conn, err := net.Dial("tcp", server.Addr())
+	require.NoError(t, err)
+
+	client := &rawClient{t: t, conn: conn, text: textproto.NewConn(conn)}
+	t.Cleanup(func() { _ = client.text.Close() })
+	client.expect(StatusServiceReady)
+
+	return client
+}
+
+// loginRaw connects to server and logs in as the test user.
+func loginRaw(t *testing.T, server *FtpServer) *rawClient {
+	t.Helper()
+
+	client := dialRaw(t, server)
+	client.cmd(StatusUserOK, "USER "+authUser)
+	client.cmd(StatusUserLoggedIn, "PASS "+authPass)
+
+	return client
+}
+
+// send sends one command line and returns the reply's code and text.
+func (c *rawClient) send(format string, args ...any) (int, string) {
+	c.t.Helper()
+
+	_, err := c.text.Cmd(format, args...)
+	require.NoError(c.t, err)
+
+	code, msg, err := c.text.ReadResponse(0)
+	var protoErr *textproto.Error
+	if errors.As(err, &protoErr) {
+		return protoErr.Code, protoErr.Msg
+	}
+
+	require.NoError(c.t, err)
+
+	return code, msg
+}
+
+// cmd sends a command and requires the reply code.
+func (c *rawClient) cmd(code int, format string, args ...any) string {
+	c.t.Helper()
+
+	got, msg := c.send(format, args...)
+	require.Equal(c.t, code, got, "%s: %s", fmt.Sprintf(format, args...), msg)
+
+	return msg
+}
+
+// expect reads one reply and requires its code.
+func (c *rawClient) expect(code int) string {
+	c.t.Helper()
+
+	got, msg, err := c.text.ReadResponse(code)
+	require.NoError(c.t, err, "reply %d %s", got, msg)
+
+	return msg
+}
+
+// Patch 1: STRU F is accepted, other structures are refused with 504.
+func TestPatchSTRU(t *testing.T) {
+	client := loginRaw(t, NewTestServer(t, false))
+
+	for _, tc := range []struct {
+		param string
+		code  int
+	}{
+		{"F", StatusOK},
+		{"f", StatusOK},
+		{"R", StatusNotImplementedParam},
+		{"P", StatusNotImplementedParam},
+	} {
+		client.cmd(tc.code, "STRU %s", tc.param)
+	}
+}
+
+// Patch 2: a private address in PORT/EPRT that is not the control
+// connection's peer is replaced by the peer's; other addresses still meet
+// ActiveConnectionsCheck, so there is no bounce.
+func TestPatchActivePrivateAddressSubstitution(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		substitute bool
+		announced  string
+		dialed     bool
+	}{
+		{"private address substituted", true, "10.255.255.1", true},
+		{"substitution off", false, "10.255.255.1", false},
+		{"public address not substituted", true, "192.0.2.1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server := NewTestServerWithTestDriver(t, &TestServerDriver{Settings: &Settings{
+				ActiveTransferPortNon20:          true,
+				ActiveConnectionsCheck:           IPMatchRequired,
+				ActivePrivateAddressSubstitution: tc.substitute,
+			}})
+			client := loginRaw(t, server)
+
+			listener, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = listener.Close() })
+
+			port := listener.Addr().(*net.TCPAddr).Port
+			code, msg := client.send("EPRT |1|%s|%d|", tc.announced, port)
+
+			if !tc.dialed {
+				require.Equal(t, StatusSyntaxErrorParameters, code, msg)
+
+				return
+			}
+
+			require.Equal(t, StatusOK, code, msg)
+
+			_, err = client.text.Cmd("NLST")
+			require.NoError(t, err)
+
+			data, err := listener.Accept()
+			require.NoError(t, err)
+			require.NoError(t, data.Close())
+			client.expect(StatusFileStatusOK)
+			client.expect(StatusClosingDataConn)
+		})
+	}
+}
+
+// Patch 3: with DisableMFMT, MFMT is not implemented (502), as FEAT says.
+func TestPatchMFMTDisabled(t *testing.T) {
+	server := NewTestServerWithTestDriver(t, &TestServerDriver{Settings: &Settings{DisableMFMT: true}})
+	client := loginRaw(t, server)
+	client.cmd(StatusCommandNotImplemented, "MFMT 20200101000000 file.txt")
+}
+
+// Patch 4: replies carry the driver's message, name the file of a failed
+// transfer, hide socket errors, and an upload's reply is its Close error.
+func TestPatchReplyText(t *testing.T) {
+	server := NewTestServerWithTestDriver(t, &TestServerDriver{Settings: &Settings{
+		ActiveTransferPortNon20: true,
+	}})
+	client := loginRaw(t, server)
+
+	// a transfer that cannot be opened names the file and the driver's error
+	client.cmd(StatusEnteringEPSV, "EPSV")
+	msg := client.cmd(StatusActionNotTaken, "RETR fail-to-open.bin")
+	require.Equal(t, "Could not access /fail-to-open.bin: "+errFailOpen.Error(), msg)
+
+	// an active connection that cannot be made says so, without the
+	// socket error (which names the server's addresses)
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+
+	port := listener.Addr().(*net.TCPAddr).Port
+	require.NoError(t, listener.Close())
+	client.cmd(StatusOK, "EPRT |1|127.0.0.1|%d|", port)
+	_, err = client.text.Cmd("NLST")
+	require.NoError(t, err)
+
+	msg = client.expect(StatusCannotOpenDataConnection)
+	require.Equal(t, "network error: could not establish active connection", msg)
+
+	// an upload whose data copy and close both fail is answered with the
+	// upload's own (Close) error: it is the outcome the client must learn
+	msg = uploadRaw(t, client, "fail-to-write-fail-to-close.bin", "some data")
+	require.Equal(t, "Issue during transfer: "+errFailClose.Error(), msg)
+}
+
+// uploadRaw stores content under name over a passive data connection and
+// returns the text of the transfer's final reply, which must be 550.
+func uploadRaw(t *testing.T, client *rawClient, name, content string) string {
+	t.Helper()
+
+	msg := client.cmd(StatusEnteringEPSV, "EPSV")
+
+	var port int
+	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+	require.NoError(t, err, msg)
+
+	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+
+	_, err = client.text.Cmd("STOR %s", name)
+	require.NoError(t, err)
+	client.expect(StatusFileStatusOK)
+
+	_, _ = io.WriteString(data, content)
+	require.NoError(t, data.Close())
+
+	return client.expect(StatusActionNotTaken)
+}
+
+// Patch 5: FEAT lists "HASH" with its algorithms in a stable order, and the
+// path is the whole parameter, resolved against the current directory.
+func TestPatchHASH(t *testing.T) {
+	driver := &TestServerDriver{Settings: &Settings{EnableHASH: true}}
+	server := NewTestServerWithTestDriver(t, driver)
+	client := loginRaw(t, server)
+
+	feat := client.cmd(StatusSystemStatus, "FEAT")
+	require.Contains(t, feat, "\n HASH CRC32;MD5;SHA-1;SHA-256*;SHA-512\n")
+
+	require.NoError(t, os.MkdirAll(filepath.Join(driver.serverDir, "sub dir"), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "sub dir", "a file.txt"), []byte("hello"), 0o600))
+
+	client.cmd(StatusFileOK, `CWD sub dir`)
+
+	const sha256Hello = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+	msg := client.cmd(StatusFileStatus, "HASH a file.txt")
+	require.Contains(t, msg, "SHA-256 0-5 "+sha256Hello)
+
+	msg = client.cmd(StatusFileOK, "XSHA256 a file.txt 0 5")
+	require.Contains(t, msg, sha256Hello)
+}
+
+// Patch 6: CloseWithMessage sends one reply and closes the session, also
+// while the session answers its own commands (run with -race) and over TLS.
+func TestPatchCloseWithMessage(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
+			driver := &TestServerDriver{TLS: useTLS}
+			server := NewTestServerWithTestDriver(t, driver)
+			client := dialRaw(t, server)
+
+			if useTLS {
+				client.cmd(StatusAuthAccepted, "AUTH TLS")
+				tlsConn := tls.Client(client.conn, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // test certificate
+				client.text = textproto.NewConn(tlsConn)
+			}
+
+			client.cmd(StatusUserOK, "USER "+authUser)
+			client.cmd(StatusUserLoggedIn, "PASS "+authPass)
+
+			// the session answers NOOPs while another goroutine closes it
+			var wg sync.WaitGroup
+			wg.Add(1)
+
+			go func() {
+				defer wg.Done()
+
+				for range 50 {
+					if _, err := client.text.Cmd("NOOP"); err != nil {
+						return
+					}
+				}
+			}()
+
+			driver.clientMU.Lock()
+			closer, ok := driver.Clients[0].(interface{ CloseWithMessage(int, string) error })
+			driver.clientMU.Unlock()
+			require.True(t, ok, "the ClientContext has no CloseWithMessage")
+			require.NoError(t, closer.CloseWithMessage(StatusServiceNotAvailable, "shutting down"))
+			wg.Wait()
+
+			var lines []string
+
+			for {
+				line, err := client.text.ReadLine()
+				if err != nil {
+					break
+				}
+
+				lines = append(lines, line)
+			}
+
+			require.NotEmpty(t, lines)
+			require.Equal(t, "421 shutting down", lines[len(lines)-1])
+
+			for _, line := range lines[:len(lines)-1] {
+				require.Equal(t, "200 OK", line)
+			}
+		})
+	}
+}
+
+// Patch 7: Close from another goroutine and the session's own end do not race
+// (run with -race), and a PASV that cannot tell an address closes its
+// listener, so the next passive command can use the port again.
+func TestPatchDisconnectAndPASVListener(t *testing.T) {
+	t.Run("close races with QUIT", func(t *testing.T) {
+		driver := &TestServerDriver{}
+		server := NewTestServerWithTestDriver(t, driver)
+
+		for range 10 {
+			client := loginRaw(t, server)
+
+			driver.clientMU.Lock()
+			cc := driver.Clients[len(driver.Clients)-1]
+			driver.clientMU.Unlock()
+
+			done := make(chan struct{})
+
+			go func() {
+				defer close(done)
+
+				_ = cc.Close()
+			}()
+
+			_, _ = client.text.Cmd("QUIT")
+			<-done
+		}
+	})
+
+	t.Run("PASV without an address frees its port", func(t *testing.T) {
+		probe, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+
+		port := probe.Addr().(*net.TCPAddr).Port
+		require.NoError(t, probe.Close())
+
+		errNoAddress := errors.New("no public address")
+		server := NewTestServerWithTestDriver(t, &TestServerDriver{Settings: &Settings{
+			PassiveTransferPortRange: PortRange{Start: port, End: port},
+			PublicIPResolver:         func(ClientContext) (string, error) { return "", errNoAddress },
+		}})
+		client := loginRaw(t, server)
+
+		client.cmd(StatusServiceNotAvailable, "PASV")
+		msg := client.cmd(StatusEnteringEPSV, "EPSV")
+		require.Contains(t, msg, fmt.Sprintf("(|||%d|)", port))
+	})
+}
+
+// Patch 8: STAT of a directory lists its entries (upstream printed a literal
+// "%s" before each).
+func TestPatchSTATDirectory(t *testing.T) {
+	driver := &TestServerDriver{}
+	server := NewTestServerWithTestDriver(t, driver)
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "a.txt"), []byte("hello"), 0o600))
+
+	client := loginRaw(t, server)
+	msg := client.cmd(StatusDirectoryStatus, "STAT /")
+
+	lines := strings.Split(msg, "\n")
+	require.Len(t, lines, 3, msg)
+	require.Regexp(t, `^ -rw-------? 1 ftp ftp +5 .* a\.txt$`, lines[1])
+}
+
+// Patch 9: a failed CWD names the directory, as the other replies do.
+func TestPatchCWDNamesDirectory(t *testing.T) {
+	client := loginRaw(t, NewTestServer(t, false))
+	msg := client.cmd(StatusActionNotTaken, "CWD missing")
+	require.True(t, strings.HasPrefix(msg, "Can't change directory to /missing: "), msg)
+}
+
+// Patch 10: AUTH without a TLS config is not implemented (502, RFC 2228).
+func TestPatchAUTHWithoutTLS(t *testing.T) {
+	client := dialRaw(t, NewTestServer(t, false))
+	client.cmd(StatusCommandNotImplemented, "AUTH TLS")
+	client.cmd(StatusUserOK, "USER "+authUser) // the session goes on in clear
+}
+
+// Patch 11: control characters of the client's text are not echoed back;
+// each becomes '?', and UTF-8 names are kept.
+func TestPatchControlCharactersInReplies(t *testing.T) {
+	client := loginRaw(t, NewTestServer(t, false))
+
+	_, err := fmt.Fprintf(client.conn, "CWD é\x00\x1b[2J\rx\x7f\r\n")
+	require.NoError(t, err)
+
+	line, err := client.text.ReadLine()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "550 Can't change directory to /é??[2J?x?: "), line)
+	require.False(t, strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }), line)
+
+	require.Equal(t, "a?b?c", replySafe("a\nb\tc"))
+	require.Equal(t, "ünïcode", replySafe("ünïcode"))
+}
+
+// zeroDirTimes is a driver whose directories have no known modification
+// time (a zero ModTime), as S3 has none for a directory without a marker.
+type zeroDirTimes struct {
+	*TestClientDriver
+}
+
+type zeroTime struct{ os.FileInfo }
+
+func (zeroTime) ModTime() time.Time { return time.Time{} }
+
+func zeroIfDir(info os.FileInfo) os.FileInfo {
+	if info.IsDir() {
+		return zeroTime{info}
+	}
+
+	return info
+}
+
+func (d zeroDirTimes) Stat(name string) (os.FileInfo, error) {
+	info, err := d.TestClientDriver.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+
+	return zeroIfDir(info), nil
+}
+
+func (d zeroDirTimes) ReadDir(name string) ([]os.FileInfo, error) {
+	infos, err := afero.ReadDir(d.TestClientDriver, name)
+	for i := range infos {
+		infos[i] = zeroIfDir(infos[i])
+	}
+
+	return infos, err
+}
+
+// Patch 12: a zero ModTime is unknown: MDTM answers 550, MLST and MLSD leave
+// the modify fact out, LIST shows the listing's time (never 0001 or 1970).
+func TestPatchUnknownModTime(t *testing.T) {
+	driver := &TestServerDriver{}
+	driver.AuthProvider = func(string, string) (ClientDriver, error) {
+		return zeroDirTimes{NewTestClientDriver(driver)}, nil
+	}
+	server := NewTestServerWithTestDriver(t, driver)
+	require.NoError(t, os.Mkdir(filepath.Join(driver.serverDir, "dir"), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "f.txt"), []byte("x"), 0o600))
+
+	client := loginRaw(t, server)
+	msg := client.cmd(StatusActionNotTaken, "MDTM dir")
+	require.Equal(t, "/dir: no modification time is known", msg)
+	client.cmd(StatusFileStatus, "MDTM f.txt")
+
+	msg = client.cmd(StatusFileOK, "MLST dir")
+	require.Contains(t, msg, "\n Type=dir;Size=")
+	require.NotContains(t, msg, "Modify=")
+
+	mlsd := listRawData(t, client, "MLSD")
+	require.Regexp(t, `(?m)^Type=dir;Size=\d+; dir\r$`, mlsd)
+	require.Regexp(t, `(?m)^Type=file;Size=1;Modify=\d{14}; f\.txt\r$`, mlsd)
+
+	before := time.Now()
+	list := listRawData(t, client, "LIST")
+	after := time.Now()
+	require.NotContains(t, list, "0001")
+	require.NotContains(t, list, "1970")
+	require.True(t, strings.Contains(list, before.Format(" Jan _2 15:04 dir")) ||
+		strings.Contains(list, after.Format(" Jan _2 15:04 dir")), list)
+}
+
+// listRawData runs a listing command over a passive data connection.
+func listRawData(t *testing.T, client *rawClient, command string) string {
+	t.Helper()
+
+	msg := client.cmd(StatusEnteringEPSV, "EPSV")
+
+	var port int
+	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+	require.NoError(t, err, msg)
+
+	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+
+	_, err = client.text.Cmd("%s", command)
+	require.NoError(t, err)
+	client.expect(StatusFileStatusOK)
+
+	content, err := io.ReadAll(data)
+	require.NoError(t, err)
+	require.NoError(t, data.Close())
+	client.expect(StatusClosingDataConn)
+
+	return string(content)
+}
