@@ -199,7 +199,7 @@ func TestFTPSClients(t *testing.T) {
 }
 
 // TestFEATAndNoTLS: FEAT offers AUTH TLS only with a certificate; without
-// one AUTH TLS is refused and the session goes on in clear.
+// one AUTH TLS is not implemented (502) and the session goes on in clear.
 func TestFEATAndNoTLS(t *testing.T) {
 	t.Parallel()
 	plain := newEnv(t, s3test.Fake(t), envOptions{})
@@ -207,7 +207,7 @@ func TestFEATAndNoTLS(t *testing.T) {
 	if feat := c.cmd(211, "FEAT"); strings.Contains(feat, "AUTH TLS") {
 		t.Errorf("FEAT without a certificate offers TLS: %s", feat)
 	}
-	c.cmd(550, "AUTH TLS")
+	c.cmd(502, "AUTH TLS") // RFC 2228: AUTH of a server without security mechanisms
 	c.login("alice")
 
 	e := newTLSEnv(t, gateway.TLSSettings{}, envOptions{})

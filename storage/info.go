@@ -16,18 +16,15 @@ type fileInfo struct {
 
 var _ fs.FileInfo = fileInfo{}
 
-// dirTime is the modification time shown for directories S3 has no date for
-// (directories implied by the keys under them, and the root).
-var dirTime = time.Unix(0, 0).UTC()
-
 func newFileInfo(name string, size int64, mod time.Time) fileInfo {
 	return fileInfo{name: path.Base(name), size: size, modTime: mod}
 }
 
+// newDirInfo describes a directory. mod is its marker's LastModified, or the
+// zero time when S3 has no date for it (a directory implied by the keys
+// under it, the root, or one seen as a common prefix in a listing): the
+// zero time means "unknown", and the FTP layer shows it as such.
 func newDirInfo(name string, mod time.Time) fileInfo {
-	if mod.IsZero() {
-		mod = dirTime
-	}
 	return fileInfo{name: path.Base(name), modTime: mod, dir: true}
 }
 

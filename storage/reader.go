@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -102,7 +103,7 @@ func (r *reader) Seek(offset int64, whence int) (int64, error) {
 
 // Stat describes the object being read.
 func (r *reader) Stat() (fs.FileInfo, error) {
-	return newFileInfo(r.name, r.size, dirTime), nil
+	return newFileInfo(r.name, r.size, time.Time{}), nil // date unknown here
 }
 
 // Close ends the GET, releasing its connection.
