@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jlaffaye/ftp"
+
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
 
@@ -102,6 +104,16 @@ func TestDirectoryTimes(t *testing.T) {
 				if strings.HasPrefix(line, "Type=dir;") && strings.Contains(line, "Modify=") {
 					t.Errorf("MLSD gives a directory a modify fact S3 has no date for: %q", line)
 				}
+			}
+			entries, err := c.List("/") // jlaffaye/ftp reads MLSD: a directory without a date has none
+			must(t, "list", err)
+			for _, en := range entries {
+				if en.Type == ftp.EntryTypeFolder && !en.Time.IsZero() {
+					t.Errorf("the client sees a date for %s: %v", en.Name, en.Time)
+				}
+			}
+			if len(entries) != 2 {
+				t.Errorf("the client lists %d entries, want marked and implied", len(entries))
 			}
 			list := listRaw(t, r, "LIST /")
 			today := time.Now().Format("Jan _2")
