@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // UserPatch is a change to a user, as an administrator asks for it. A nil
@@ -21,6 +22,8 @@ type UserPatch struct {
 	RequireTLS      *bool
 	Disabled        *bool
 	Description     *string
+	// ExpectUploadEvery: see User.ExpectUploadEvery.
+	ExpectUploadEvery *time.Duration
 }
 
 // apply writes the fields set in p into u, then checks u, hashing a new
@@ -45,6 +48,7 @@ func (p UserPatch) apply(ctx context.Context, u *User, hashes chan struct{}) err
 	set(&u.RequireTLS, p.RequireTLS)
 	set(&u.Disabled, p.Disabled)
 	set(&u.Description, p.Description)
+	set(&u.ExpectUploadEvery, p.ExpectUploadEvery)
 	if err := u.validateProfile(); err != nil {
 		return err
 	}
@@ -174,6 +178,7 @@ func (m *Manager) Replace(ctx context.Context, name string, p UserPatch) (*User,
 		Bucket: orZero(p.Bucket), Prefix: prefix, Permissions: orZero(p.Permissions),
 		AllowedNetworks: orZero(p.AllowedNetworks), RequireTLS: orZero(p.RequireTLS),
 		Disabled: orZero(p.Disabled), Description: orZero(p.Description),
+		ExpectUploadEvery: orZero(p.ExpectUploadEvery),
 	}
 	return m.Update(ctx, name, full)
 }
@@ -224,4 +229,36 @@ func redact(u *User) *User {
 	c.PasswordHash = ""
 	c.AllowedNetworks = append([]netip.Prefix(nil), u.AllowedNetworks...)
 	return &c
+}
+
+// Activity returns the user called name and its activity, counting the 24
+// hours before now. A store without the ActivityStore capability shows no
+// activity. It returns an error wrapping ErrNotFound (or ErrInvalid for a
+// malformed name).
+func (m *Manager) Activity(ctx context.Context, name string, now time.Time) (*User, *Activity, error) {
+	u, err := m.Get(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	as, ok := m.store.(ActivityStore)
+	if !ok {
+		return u, &Activity{}, nil
+	}
+	a, err := as.GetActivity(ctx, u.Name, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, a, nil
+}
+
+// ListActivity returns the activity (without Recent) of the users that
+// List(ctx, after, limit) returns, keyed by name; a user with no activity
+// may be missing. A store without the ActivityStore capability returns an
+// empty map.
+func (m *Manager) ListActivity(ctx context.Context, after string, limit int, now time.Time) (map[string]*Activity, error) {
+	as, ok := m.store.(ActivityStore)
+	if !ok {
+		return map[string]*Activity{}, nil
+	}
+	return as.ListActivity(ctx, strings.ToLower(after), limit, now)
 }

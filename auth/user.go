@@ -53,8 +53,13 @@ type User struct {
 	RequireTLS      bool           // the control and data connections must use TLS
 	Disabled        bool           // logins are refused
 	Description     string         // free text for administrators
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// ExpectUploadEvery is how often the user's device is expected to
+	// upload: past it without an upload the user is silent (see
+	// Activity.Silent). 0 means no expectation; otherwise whole seconds
+	// from MinExpectUploadEvery to MaxExpectUploadEvery.
+	ExpectUploadEvery time.Duration
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Validate normalizes the name and prefix of u in place and checks every field.
@@ -97,10 +102,55 @@ func (u *User) validateProfile() error {
 		}
 		u.AllowedNetworks[i] = normalizeNetwork(n)
 	}
+	if err := ValidateExpectUploadEvery(u.ExpectUploadEvery); err != nil {
+		return err
+	}
 	if len(u.Description) > 1024 || !utf8.ValidString(u.Description) || strings.ContainsRune(u.Description, 0) {
 		return &FieldError{Field: "description", Message: "must be valid UTF-8 of at most 1024 bytes, without NUL"}
 	}
 	return nil
+}
+
+// Bounds of User.ExpectUploadEvery when it is set.
+const (
+	MinExpectUploadEvery = time.Second
+	MaxExpectUploadEvery = 366 * 24 * time.Hour
+)
+
+// ValidateExpectUploadEvery checks an upload expectation: 0 (none), or a
+// whole number of seconds from MinExpectUploadEvery to MaxExpectUploadEvery.
+// It returns a *FieldError for "expect_upload_every".
+func ValidateExpectUploadEvery(d time.Duration) error {
+	if d == 0 {
+		return nil
+	}
+	if d < MinExpectUploadEvery || d > MaxExpectUploadEvery || d%time.Second != 0 {
+		return &FieldError{Field: "expect_upload_every", Message: "must be empty (no expectation) or a whole number of seconds from 1s to 8784h, e.g. 1h or 15m"}
+	}
+	return nil
+}
+
+// ParseExpectUploadEvery parses an upload expectation as a Go duration
+// string ("1h30m"); "" is no expectation. It returns a *FieldError for
+// "expect_upload_every" if s does not parse or is out of bounds.
+func ParseExpectUploadEvery(s string) (time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, &FieldError{Field: "expect_upload_every", Message: "must be a duration such as 30m, 1h or 24h (or empty for none)"}
+	}
+	return d, ValidateExpectUploadEvery(d)
+}
+
+// FormatExpectUploadEvery is the inverse of ParseExpectUploadEvery: "" for
+// no expectation, else Go's duration string ("1h0m0s").
+func FormatExpectUploadEvery(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // normalizeNetwork masks n to its network address and turns an IPv4-mapped

@@ -22,16 +22,18 @@ const contentTypeJSON = "application/json"
 // userJSON is a user as the API shows it. It has no password fields: the
 // password and its hash are write-only.
 type userJSON struct {
-	Name            string    `json:"name"`
-	Bucket          string    `json:"bucket"`
-	Prefix          string    `json:"prefix"`
-	Permissions     []string  `json:"permissions"`
-	AllowedNetworks []string  `json:"allowed_networks"`
-	RequireTLS      bool      `json:"require_tls"`
-	Disabled        bool      `json:"disabled"`
-	Description     string    `json:"description"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	Name            string   `json:"name"`
+	Bucket          string   `json:"bucket"`
+	Prefix          string   `json:"prefix"`
+	Permissions     []string `json:"permissions"`
+	AllowedNetworks []string `json:"allowed_networks"`
+	RequireTLS      bool     `json:"require_tls"`
+	Disabled        bool     `json:"disabled"`
+	Description     string   `json:"description"`
+	// ExpectUploadEvery is a Go duration string ("1h0m0s"), "" for none.
+	ExpectUploadEvery string    `json:"expect_upload_every"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // userListJSON is one page of users.
@@ -51,7 +53,8 @@ func toUserJSON(u *auth.User) userJSON {
 		Name: u.Name, Bucket: u.Bucket, Prefix: u.Prefix,
 		Permissions: u.Permissions.Names(), AllowedNetworks: networks,
 		RequireTLS: u.RequireTLS, Disabled: u.Disabled, Description: u.Description,
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+		ExpectUploadEvery: auth.FormatExpectUploadEvery(u.ExpectUploadEvery),
+		CreatedAt:         u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 	}
 }
 
@@ -66,10 +69,15 @@ func (j userJSON) toUser() (*auth.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	every, err := auth.ParseExpectUploadEvery(j.ExpectUploadEvery)
+	if err != nil {
+		return nil, err
+	}
 	return &auth.User{
 		Name: j.Name, Bucket: j.Bucket, Prefix: j.Prefix, Permissions: perms,
 		AllowedNetworks: networks, RequireTLS: j.RequireTLS, Disabled: j.Disabled,
-		Description: j.Description, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		Description: j.Description, ExpectUploadEvery: every,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}, nil
 }
 
@@ -135,8 +143,10 @@ type userInput struct {
 	RequireTLS      opt[bool]     `json:"require_tls"`
 	Disabled        opt[bool]     `json:"disabled"`
 	Description     opt[string]   `json:"description"`
-	CreatedAt       opt[string]   `json:"created_at"`
-	UpdatedAt       opt[string]   `json:"updated_at"`
+	// ExpectUploadEvery is a Go duration string; "" clears it.
+	ExpectUploadEvery opt[string] `json:"expect_upload_every"`
+	CreatedAt         opt[string] `json:"created_at"`
+	UpdatedAt         opt[string] `json:"updated_at"`
 }
 
 // patch returns the change in, with absent fields nil. No field may be null:
@@ -151,6 +161,7 @@ func (in *userInput) patch() (auth.UserPatch, error) {
 		{"bucket", in.Bucket.null}, {"prefix", in.Prefix.null}, {"permissions", in.Permissions.null},
 		{"allowed_networks", in.AllowedNetworks.null}, {"require_tls", in.RequireTLS.null},
 		{"disabled", in.Disabled.null}, {"description", in.Description.null},
+		{"expect_upload_every", in.ExpectUploadEvery.null},
 		{"created_at", in.CreatedAt.null}, {"updated_at", in.UpdatedAt.null},
 	}
 	for _, n := range nulls {
@@ -177,21 +188,29 @@ func (in *userInput) patch() (auth.UserPatch, error) {
 		}
 		p.AllowedNetworks = &networks
 	}
+	if in.ExpectUploadEvery.set {
+		every, err := auth.ParseExpectUploadEvery(in.ExpectUploadEvery.v)
+		if err != nil {
+			return auth.UserPatch{}, err
+		}
+		p.ExpectUploadEvery = &every
+	}
 	return p, nil
 }
 
 // patchJSON is what the Client sends for a UserPatch: only the fields set.
 type patchJSON struct {
-	Name            string    `json:"name,omitempty"`
-	Password        *string   `json:"password,omitempty"`
-	PasswordHash    *string   `json:"password_hash,omitempty"`
-	Bucket          *string   `json:"bucket,omitempty"`
-	Prefix          *string   `json:"prefix,omitempty"`
-	Permissions     *[]string `json:"permissions,omitempty"`
-	AllowedNetworks *[]string `json:"allowed_networks,omitempty"`
-	RequireTLS      *bool     `json:"require_tls,omitempty"`
-	Disabled        *bool     `json:"disabled,omitempty"`
-	Description     *string   `json:"description,omitempty"`
+	Name              string    `json:"name,omitempty"`
+	Password          *string   `json:"password,omitempty"`
+	PasswordHash      *string   `json:"password_hash,omitempty"`
+	Bucket            *string   `json:"bucket,omitempty"`
+	Prefix            *string   `json:"prefix,omitempty"`
+	Permissions       *[]string `json:"permissions,omitempty"`
+	AllowedNetworks   *[]string `json:"allowed_networks,omitempty"`
+	RequireTLS        *bool     `json:"require_tls,omitempty"`
+	Disabled          *bool     `json:"disabled,omitempty"`
+	Description       *string   `json:"description,omitempty"`
+	ExpectUploadEvery *string   `json:"expect_upload_every,omitempty"`
 }
 
 // toPatchJSON returns the body for p, with name set if it is not empty.
@@ -204,6 +223,10 @@ func toPatchJSON(name string, p auth.UserPatch) patchJSON {
 	if p.Permissions != nil {
 		names := p.Permissions.Names()
 		j.Permissions = &names
+	}
+	if p.ExpectUploadEvery != nil {
+		every := auth.FormatExpectUploadEvery(*p.ExpectUploadEvery)
+		j.ExpectUploadEvery = &every
 	}
 	if p.AllowedNetworks != nil {
 		networks := make([]string, len(*p.AllowedNetworks))

@@ -20,21 +20,21 @@ func testUserLifecycle(t *testing.T, open func(t *testing.T) auth.Store) {
 	before := time.Now().UTC().Add(-time.Minute)
 	r := s.do(t, "POST", "/api/v1/users", writeToken, `{"name": "Cam01", "password_hash": "`+bcryptHash+`",
 		"bucket": "b-cams", "prefix": "/cams/cam01", "permissions": ["upload", "mkdir"],
-		"allowed_networks": ["192.0.2.7/24", "2001:db8::1"], "require_tls": true, "description": "lobby"}`)
+		"allowed_networks": ["192.0.2.7/24", "2001:db8::1"], "require_tls": true, "description": "lobby", "expect_upload_every": "90m"}`)
 	if r.status != http.StatusCreated || r.header.Get("Location") != "/api/v1/users/cam01" {
 		t.Fatalf("create: %d %q, Location %q", r.status, r.body, r.header.Get("Location"))
 	}
 	var created map[string]any
 	r.decode(t, &created)
 	keys := slices.Sorted(maps.Keys(created))
-	want := []string{"allowed_networks", "bucket", "created_at", "description", "disabled", "name", "permissions", "prefix", "require_tls", "updated_at"}
+	want := []string{"allowed_networks", "bucket", "created_at", "description", "disabled", "expect_upload_every", "name", "permissions", "prefix", "require_tls", "updated_at"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("user JSON keys = %v, want %v", keys, want)
 	}
 	wantFields := map[string]any{
 		"name": "cam01", "bucket": "b-cams", "prefix": "cams/cam01/",
 		"permissions": []any{"upload", "mkdir"}, "allowed_networks": []any{"192.0.2.0/24", "2001:db8::1/128"},
-		"require_tls": true, "disabled": false, "description": "lobby",
+		"require_tls": true, "disabled": false, "description": "lobby", "expect_upload_every": "1h30m0s",
 	}
 	for k, v := range wantFields {
 		if fmt.Sprint(created[k]) != fmt.Sprint(v) {

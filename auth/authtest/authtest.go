@@ -80,9 +80,10 @@ func newUser(t *testing.T, name string) *auth.User {
 			netip.MustParsePrefix("2001:db8::/32"),
 			netip.MustParsePrefix("::ffff:172.16.0.0/108"),
 		},
-		RequireTLS:  true,
-		Disabled:    true,
-		Description: `Zoë's scanner, floor 2; "quotes", commas`,
+		RequireTLS:        true,
+		Disabled:          true,
+		Description:       `Zoë's scanner, floor 2; "quotes", commas`,
+		ExpectUploadEvery: 90 * time.Minute,
 	}
 	if err := u.Validate(); err != nil {
 		t.Fatalf("test user %q: %v", name, err)
@@ -137,6 +138,9 @@ func checkUser(t *testing.T, got, want *auth.User) {
 	}
 	if got.Description != want.Description {
 		diff("Description", got.Description, want.Description)
+	}
+	if got.ExpectUploadEvery != want.ExpectUploadEvery {
+		diff("ExpectUploadEvery", got.ExpectUploadEvery, want.ExpectUploadEvery)
 	}
 	if !got.CreatedAt.Equal(want.CreatedAt) {
 		diff("CreatedAt", got.CreatedAt, want.CreatedAt)
@@ -219,6 +223,7 @@ func testUpdate(t *testing.T, s auth.Store) {
 			u.RequireTLS = false
 			u.Disabled = false
 			u.Description = "moved"
+			u.ExpectUploadEvery = 24 * time.Hour
 		}},
 		{"to zero values", func(u *auth.User) {
 			u.Prefix = ""
@@ -227,6 +232,7 @@ func testUpdate(t *testing.T, s auth.Store) {
 			u.RequireTLS = false
 			u.Disabled = false
 			u.Description = ""
+			u.ExpectUploadEvery = 0
 		}},
 		{"nothing", func(*auth.User) {}},
 	}

@@ -30,6 +30,37 @@ var migrations = []string{
 		created_at       timestamptz NOT NULL DEFAULT now(),
 		updated_at       timestamptz NOT NULL DEFAULT now()
 	)`,
+	// 2: upload expectations and activity. expect_upload_every is in
+	// seconds (0: none). The activity of a user goes with it (ON DELETE
+	// CASCADE); upload_hours keeps the uploads and bytes of each hour,
+	// recent_uploads the newest uploads.
+	`ALTER TABLE users ADD COLUMN expect_upload_every bigint NOT NULL DEFAULT 0 CHECK (expect_upload_every >= 0);
+	CREATE TABLE user_activity (
+		name             text COLLATE "C" NOT NULL PRIMARY KEY REFERENCES users (name) ON DELETE CASCADE,
+		last_login_at    timestamptz,
+		last_login_addr  text NOT NULL DEFAULT '',
+		last_upload_at   timestamptz,
+		last_upload_path text NOT NULL DEFAULT '',
+		last_upload_size bigint NOT NULL DEFAULT 0,
+		last_error_at    timestamptz,
+		last_error       text NOT NULL DEFAULT '',
+		silent_notified  boolean NOT NULL DEFAULT false
+	);
+	CREATE TABLE upload_hours (
+		name    text COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+		hour    timestamptz NOT NULL,
+		uploads bigint NOT NULL,
+		bytes   bigint NOT NULL,
+		PRIMARY KEY (name, hour)
+	);
+	CREATE TABLE recent_uploads (
+		id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		name text COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+		at   timestamptz NOT NULL,
+		path text NOT NULL,
+		size bigint NOT NULL
+	);
+	CREATE INDEX recent_uploads_name_at ON recent_uploads (name, at)`,
 }
 
 // migrationLock is the key of the transaction-level advisory lock every

@@ -69,6 +69,8 @@ func TestStore(t *testing.T) {
 		test func(t *testing.T, srv *pgtest.Server)
 	}{
 		{"Conformance", testConformance},
+		{"ActivityConformance", testActivityConformance},
+		{"SharedActivity", testSharedActivity},
 		{"OpenErrors", testOpenErrors},
 		{"OpenErrorsHidePassword", testOpenErrorsHidePassword},
 		{"CanceledOpen", testCanceledOpen},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,7 +19,7 @@ const uniqueViolation = "23505"
 
 // userColumns are the columns scanUser reads, in its order.
 const userColumns = `name, password_hash, bucket, prefix, permissions, allowed_networks,
-	require_tls, disabled, description, created_at, updated_at`
+	require_tls, disabled, description, created_at, updated_at, expect_upload_every`
 
 // GetUser returns the user called name, or an error wrapping auth.ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, name string) (*auth.User, error) {
@@ -71,10 +72,11 @@ func (s *Store) CreateUser(ctx context.Context, u *auth.User) error {
 		return err
 	}
 	err := s.pool.QueryRow(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now())
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now(), $10)
 		RETURNING created_at, updated_at`,
 		u.Name, u.PasswordHash, u.Bucket, u.Prefix, u.Permissions.Names(),
 		networks(u.AllowedNetworks), u.RequireTLS, u.Disabled, u.Description,
+		int64(u.ExpectUploadEvery/time.Second),
 	).Scan(&u.CreatedAt, &u.UpdatedAt)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("user %q: %w", u.Name, auth.ErrExists)
@@ -97,10 +99,12 @@ func (s *Store) UpdateUser(ctx context.Context, u *auth.User) error {
 	}
 	err := s.pool.QueryRow(ctx, `UPDATE users SET
 		password_hash = $2, bucket = $3, prefix = $4, permissions = $5, allowed_networks = $6,
-		require_tls = $7, disabled = $8, description = $9, updated_at = now()
+		require_tls = $7, disabled = $8, description = $9, updated_at = now(),
+		expect_upload_every = $10
 		WHERE name = $1 RETURNING created_at, updated_at`,
 		u.Name, u.PasswordHash, u.Bucket, u.Prefix, u.Permissions.Names(),
 		networks(u.AllowedNetworks), u.RequireTLS, u.Disabled, u.Description,
+		int64(u.ExpectUploadEvery/time.Second),
 	).Scan(&u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("user %q: %w", u.Name, auth.ErrNotFound)
@@ -132,11 +136,16 @@ func scanUser(row pgx.Row) (*auth.User, error) {
 		u        auth.User
 		perms    []string
 		networks []netip.Prefix
+		expect   int64
 	)
 	err := row.Scan(&u.Name, &u.PasswordHash, &u.Bucket, &u.Prefix, &perms, &networks,
-		&u.RequireTLS, &u.Disabled, &u.Description, &u.CreatedAt, &u.UpdatedAt)
+		&u.RequireTLS, &u.Disabled, &u.Description, &u.CreatedAt, &u.UpdatedAt, &expect)
 	if err != nil {
 		return nil, err
+	}
+	u.ExpectUploadEvery = time.Duration(expect) * time.Second
+	if err := auth.ValidateExpectUploadEvery(u.ExpectUploadEvery); err != nil {
+		return nil, fmt.Errorf("user %q: column expect_upload_every: %w", u.Name, err)
 	}
 	if u.Permissions, err = auth.ParsePermissions(perms); err != nil {
 		return nil, fmt.Errorf("user %q: column permissions: %w", u.Name, err)

@@ -207,7 +207,7 @@ func testErrorsHidePasswordHash(t *testing.T, srv *pgtest.Server) {
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
 	dropped, droppedURL := openNew(t, srv)
-	exec(t, droppedURL, `DROP TABLE users`)
+	exec(t, droppedURL, `DROP TABLE users CASCADE`) // and the activity tables' foreign keys
 	closed, _ := openNew(t, srv)
 	closed.Close()
 	calls := []struct {

@@ -26,6 +26,37 @@ var migrations = []string{
 		created_at       TEXT NOT NULL,
 		updated_at       TEXT NOT NULL
 	) STRICT`,
+	// 2: upload expectations and activity. expect_upload_every is in
+	// seconds (0: none). The activity of a user goes with it (ON DELETE
+	// CASCADE); upload_hours keeps the uploads and bytes of each hour (the
+	// hour's start in timeLayout), recent_uploads the newest uploads.
+	`ALTER TABLE users ADD COLUMN expect_upload_every INTEGER NOT NULL DEFAULT 0 CHECK (expect_upload_every >= 0);
+	CREATE TABLE user_activity (
+		name             TEXT NOT NULL PRIMARY KEY REFERENCES users (name) ON DELETE CASCADE,
+		last_login_at    TEXT,
+		last_login_addr  TEXT NOT NULL DEFAULT '',
+		last_upload_at   TEXT,
+		last_upload_path TEXT NOT NULL DEFAULT '',
+		last_upload_size INTEGER NOT NULL DEFAULT 0,
+		last_error_at    TEXT,
+		last_error       TEXT NOT NULL DEFAULT '',
+		silent_notified  INTEGER NOT NULL DEFAULT 0 CHECK (silent_notified IN (0, 1))
+	) STRICT;
+	CREATE TABLE upload_hours (
+		name    TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+		hour    TEXT NOT NULL,
+		uploads INTEGER NOT NULL,
+		bytes   INTEGER NOT NULL,
+		PRIMARY KEY (name, hour)
+	) STRICT;
+	CREATE TABLE recent_uploads (
+		id   INTEGER PRIMARY KEY,
+		name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+		at   TEXT NOT NULL,
+		path TEXT NOT NULL,
+		size INTEGER NOT NULL
+	) STRICT;
+	CREATE INDEX recent_uploads_name_at ON recent_uploads (name, at)`,
 }
 
 // createMigrationsTable creates the table that records applied migrations.

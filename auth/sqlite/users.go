@@ -20,7 +20,7 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 // userColumns are the columns scanUser reads, in its order.
 const userColumns = `name, password_hash, bucket, prefix, permissions, allowed_networks,
-	require_tls, disabled, description, created_at, updated_at`
+	require_tls, disabled, description, created_at, updated_at, expect_upload_every`
 
 // GetUser returns the user called name, or an error wrapping auth.ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, name string) (*auth.User, error) {
@@ -76,10 +76,10 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 func (s *Store) CreateUser(ctx context.Context, u *auth.User) error {
 	now := now()
 	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.Name, u.PasswordHash, u.Bucket, u.Prefix, u.Permissions.String(),
 		formatNetworks(u.AllowedNetworks), u.RequireTLS, u.Disabled, u.Description,
-		formatTime(now), formatTime(now))
+		formatTime(now), formatTime(now), seconds(u.ExpectUploadEvery))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("user %q: %w", u.Name, auth.ErrExists)
 	}
@@ -99,11 +99,11 @@ func (s *Store) UpdateUser(ctx context.Context, u *auth.User) error {
 	var created string
 	err := s.db.QueryRowContext(ctx, `UPDATE users SET
 		password_hash = ?, bucket = ?, prefix = ?, permissions = ?, allowed_networks = ?,
-		require_tls = ?, disabled = ?, description = ?, updated_at = ?
+		require_tls = ?, disabled = ?, description = ?, updated_at = ?, expect_upload_every = ?
 		WHERE name = ? RETURNING created_at`,
 		u.PasswordHash, u.Bucket, u.Prefix, u.Permissions.String(),
 		formatNetworks(u.AllowedNetworks), u.RequireTLS, u.Disabled, u.Description,
-		formatTime(now), u.Name).Scan(&created)
+		formatTime(now), seconds(u.ExpectUploadEvery), u.Name).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("user %q: %w", u.Name, auth.ErrNotFound)
 	}
@@ -143,9 +143,10 @@ func scanUser(row interface{ Scan(...any) error }) (*auth.User, error) {
 		perms, networks      string
 		createdAt, updatedAt string
 		requireTLS, disabled bool
+		expect               int64
 	)
 	err := row.Scan(&u.Name, &u.PasswordHash, &u.Bucket, &u.Prefix, &perms, &networks,
-		&requireTLS, &disabled, &u.Description, &createdAt, &updatedAt)
+		&requireTLS, &disabled, &u.Description, &createdAt, &updatedAt, &expect)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +156,10 @@ func scanUser(row interface{ Scan(...any) error }) (*auth.User, error) {
 	}
 	if u.AllowedNetworks, err = parseNetworks(networks); err != nil {
 		return nil, fmt.Errorf("user %q: column allowed_networks: %w", u.Name, err)
+	}
+	u.ExpectUploadEvery = time.Duration(expect) * time.Second
+	if err := auth.ValidateExpectUploadEvery(u.ExpectUploadEvery); err != nil {
+		return nil, fmt.Errorf("user %q: column expect_upload_every: %w", u.Name, err)
 	}
 	if u.CreatedAt, err = parseTime(createdAt); err != nil {
 		return nil, fmt.Errorf("user %q: column created_at: %w", u.Name, err)
@@ -180,6 +185,9 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
+
+// seconds returns d in whole seconds, as expect_upload_every holds it.
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 // formatNetworks joins networks with commas.
 func formatNetworks(networks []netip.Prefix) string {

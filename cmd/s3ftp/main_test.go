@@ -49,6 +49,8 @@ func TestUsersCommands(t *testing.T) {
 		{"users", "add", "cam02", "--bucket", "cams", "--permissions", "fly", "--password-stdin"},
 		{"users", "add", "cam02", "--bucket", "cams"},
 		{"users", "add", "--bucket", "cams", "--password-stdin"},
+		{"users", "add", "cam02", "--bucket", "cams", "--expect-upload-every", "soon", "--password-stdin"},
+		{"users", "expect", "cam01", "--expect-upload-every", "100ms"},
 	} {
 		if _, err := runCmd(t, "pw\n", append(bad, "--data-dir", dir)...); err == nil {
 			t.Errorf("%v succeeded", bad)
@@ -60,6 +62,22 @@ func TestUsersCommands(t *testing.T) {
 	out, err = runCmd(t, "", "users", "list", "--data-dir", dir)
 	if err != nil || !regexp.MustCompile(`cam01\s+cams\s+site-a/cam01/\s+upload,mkdir\s+false`).MatchString(out) {
 		t.Errorf("list = %q, %v", out, err)
+	}
+	for _, c := range []struct{ every, want string }{
+		{"90m", "user cam01: expects an upload every 1h30m0s"},
+		{"", "user cam01: no upload expectation"},
+	} {
+		out, err = runCmd(t, "", "users", "expect", "cam01", "--expect-upload-every", c.every, "--data-dir", dir)
+		if err != nil || !strings.Contains(out, c.want) {
+			t.Errorf("expect %q = %q, %v; want %q", c.every, out, err, c.want)
+		}
+	}
+	if _, err := runCmd(t, "pw-cam04\n", "users", "add", "cam04", "--bucket", "cams", "--expect-upload-every", "2h", "--password-stdin", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCmd(t, "", "users", "show", "cam04", "--data-dir", dir)
+	if err != nil || !regexp.MustCompile(`expect_upload_every:\s+2h0m0s`).MatchString(out) {
+		t.Errorf("show = %q, %v", out, err)
 	}
 	db, err := os.ReadFile(filepath.Join(dir, "users.db"))
 	if err != nil {

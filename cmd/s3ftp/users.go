@@ -29,8 +29,10 @@ type userAdmin interface {
 
 const usersUsage = `usage: s3ftp users COMMAND [flags]
   add NAME --bucket B [--prefix P] [--permissions LIST] [--allowed-networks CIDRS]
-           [--require-tls] [--disabled] [--description TEXT] (--password-stdin | --password-hash H)
+           [--require-tls] [--disabled] [--description TEXT] [--expect-upload-every D]
+           (--password-stdin | --password-hash H)
   list
+  expect NAME --expect-upload-every D   (a Go duration such as 1h; "" for none)
   show NAME
   set-password NAME (--password-stdin | --password-hash H)
   disable NAME
@@ -83,6 +85,7 @@ var userCommands = map[string]userCommand{
 	"disable":      usersSetDisabled(true),
 	"enable":       usersSetDisabled(false),
 	"delete":       usersDelete,
+	"expect":       usersExpect,
 }
 
 // passwordFlags are --password-stdin and --password-hash.
@@ -118,6 +121,7 @@ func usersAdd(fs *flag.FlagSet) func(context.Context, userAdmin, []string, env) 
 	requireTLS := fs.Bool("require-tls", false, "the user must use FTPS")
 	disabled := fs.Bool("disabled", false, "create the user disabled")
 	desc := fs.String("description", "", "free text")
+	expect := fs.String("expect-upload-every", "", "the device uploads at least this often, e.g. 1h (default: no expectation)")
 	pw := newPasswordFlags(fs)
 	return func(ctx context.Context, admin userAdmin, names []string, e env) error {
 		password, hash, err := pw.read(e)
@@ -132,12 +136,16 @@ func usersAdd(fs *flag.FlagSet) func(context.Context, userAdmin, []string, env) 
 		if err != nil {
 			return err
 		}
+		every, err := auth.ParseExpectUploadEvery(*expect)
+		if err != nil {
+			return err
+		}
 		if *prefix == "" {
 			*prefix = strings.ToLower(names[0]) + "/"
 		}
 		patch := auth.UserPatch{
 			Bucket: bucket, Prefix: prefix, Permissions: &p, AllowedNetworks: &nets,
-			RequireTLS: requireTLS, Disabled: disabled, Description: desc,
+			RequireTLS: requireTLS, Disabled: disabled, Description: desc, ExpectUploadEvery: &every,
 		}
 		if password != "" {
 			patch.Password = &password
@@ -221,6 +229,7 @@ func usersShow(*flag.FlagSet) func(context.Context, userAdmin, []string, env) er
 			{"name", u.Name}, {"bucket", u.Bucket}, {"prefix", u.Prefix}, {"permissions", u.Permissions.String()},
 			{"allowed_networks", strings.Join(nets, ",")}, {"require_tls", fmt.Sprint(u.RequireTLS)},
 			{"disabled", fmt.Sprint(u.Disabled)}, {"description", u.Description},
+			{"expect_upload_every", auth.FormatExpectUploadEvery(u.ExpectUploadEvery)},
 			{"created_at", u.CreatedAt.UTC().Format(time.RFC3339)}, {"updated_at", u.UpdatedAt.UTC().Format(time.RFC3339)},
 		} {
 			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
@@ -258,6 +267,27 @@ func usersSetDisabled(disabled bool) userCommand {
 			fmt.Fprintf(e.stdout, "user %s %s\n", u.Name, state)
 			return nil
 		}
+	}
+}
+
+// usersExpect sets (or with "" clears) the upload expectation of a user.
+func usersExpect(fs *flag.FlagSet) func(context.Context, userAdmin, []string, env) error {
+	expect := fs.String("expect-upload-every", "", `the device uploads at least this often, e.g. 1h ("" for no expectation)`)
+	return func(ctx context.Context, admin userAdmin, names []string, e env) error {
+		every, err := auth.ParseExpectUploadEvery(*expect)
+		if err != nil {
+			return err
+		}
+		u, err := admin.Update(ctx, names[0], auth.UserPatch{ExpectUploadEvery: &every})
+		if err != nil {
+			return err
+		}
+		if u.ExpectUploadEvery == 0 {
+			fmt.Fprintf(e.stdout, "user %s: no upload expectation\n", u.Name)
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "user %s: expects an upload every %s\n", u.Name, u.ExpectUploadEvery)
+		return nil
 	}
 }
 
