@@ -232,6 +232,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 	d.srv.authenticated(s)
 	log.Info("login", "bucket", u.Bucket, "prefix", u.Prefix, "tls", secure)
 	d.srv.observe.Login("ok")
+	d.srv.activity.Login(u.Name, s.client, time.Now())
 	return &clientDriver{
 		srv:   d.srv,
 		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, log),

@@ -62,13 +62,14 @@ type env struct {
 type envOptions struct {
 	observer   gateway.Observer
 	events     gateway.Publisher
+	activity   func(store *sqlite.Store) gateway.ActivityRecorder // nil: none
 	settings   gateway.Settings
 	storage    storage.Settings
 	throttle   *auth.ThrottleConfig // nil: no throttling
 	requireTLS []string             // names of default users created with RequireTLS
 }
 
-func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
+func newEnv(t testing.TB, srv *s3test.Server, opts envOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	bucket := srv.NewBucket(t)
@@ -103,6 +104,10 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var rec gateway.ActivityRecorder
+	if opts.activity != nil {
+		rec = opts.activity(store)
+	}
 	fault := &faultTransport{next: http.DefaultTransport}
 	svc, err := storage.NewService(srv.Client(false, fault), opts.storage)
 	if err != nil {
@@ -123,6 +128,7 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 		Logger:   log,
 		Observer: opts.observer,
 		Events:   opts.events,
+		Activity: rec,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +156,7 @@ func newEnv(t *testing.T, srv *s3test.Server, opts envOptions) *env {
 }
 
 // dial logs in with the jlaffaye/ftp client (passive mode; EPSV unless disabled).
-func (e *env) dial(t *testing.T, user string, epsv bool) *ftp.ServerConn {
+func (e *env) dial(t testing.TB, user string, epsv bool) *ftp.ServerConn {
 	t.Helper()
 	c, err := ftp.Dial(e.addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithDisabledEPSV(!epsv))
 	if err != nil {

@@ -35,11 +35,12 @@ type NewFsFunc func(ctx context.Context, bucket, prefix string, log *slog.Logger
 // Config holds what a Server needs.
 type Config struct {
 	Settings      Settings
-	Authenticator Authenticator // required
-	NewFs         NewFsFunc     // required
-	Logger        *slog.Logger  // default: discard
-	Observer      Observer      // default: none
-	Events        Publisher     // default: none
+	Authenticator Authenticator    // required
+	NewFs         NewFsFunc        // required
+	Logger        *slog.Logger     // default: discard
+	Observer      Observer         // default: none
+	Events        Publisher        // default: none
+	Activity      ActivityRecorder // default: none
 }
 
 // Publisher takes the events of completed uploads, deletes and renames
@@ -63,6 +64,7 @@ type Server struct {
 	charset  *charset // nil: file names must be UTF-8
 	observe  Observer
 	events   Publisher
+	activity ActivityRecorder
 	sessions sync.Map // *session → struct{}: the open sessions, for shutdown
 	draining atomic.Bool
 	bw       bandwidth
@@ -91,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Events == nil {
 		cfg.Events = nopPublisher{}
 	}
+	if cfg.Activity == nil {
+		cfg.Activity = nopActivity{}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -105,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 		charset:  charset,
 		observe:  cfg.Observer,
 		events:   cfg.Events,
+		activity: cfg.Activity,
 		bw:       bandwidth{bytesPerSecond: set.UserBandwidth},
 		limits:   newSessionLimiter(set.MaxSessions, set.MaxSessionsPerIP, set.MaxUnauthenticatedPerIP),
 		passive:  newPassiveLimiter(set.PassivePorts, set.PassiveShare),

@@ -122,6 +122,7 @@ func (t *transfer) Close() error {
 		log.Info("transfer")
 	}
 	t.drv.srv.observe.TransferDone(op, result, t.bytes.Load(), time.Since(t.start))
+	t.drv.srv.recordTransfer(t, op, result, err)
 	if result == "ok" && t.upload {
 		t.publishUpload()
 	}

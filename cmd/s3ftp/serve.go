@@ -307,6 +307,9 @@ func serve(ctx context.Context, args []string, e env) error {
 		}
 	}()
 
+	recorder, stopActivity := startActivity(users, log)
+	defer stopActivity()
+
 	var apiSrv *apiServer
 	if c.APIListen != "" {
 		apiSrv, err = startAPI(c, auth.NewManager(users), func(ctx context.Context) error {
@@ -334,6 +337,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		},
 		Observer:      stats,
 		Events:        notifier,
+		Activity:      recorder,
 		Authenticator: authn,
 		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
 			return svc.NewFs(ctx, bucket, prefix, log)
