@@ -92,6 +92,7 @@ func storeTests() []struct {
 		{"ClientListPages", testClientListPages},
 		{"RequestLog", testRequestLog},
 		{"NoSecrets", testNoSecrets},
+		{"Activity", testActivity},
 	}
 }
 

@@ -38,8 +38,9 @@ type userJSON struct {
 
 // userListJSON is one page of users.
 type userListJSON struct {
-	Users []userJSON `json:"users"`
-	Next  string     `json:"next,omitempty"` // set only when more users follow
+	Users    []userJSON                     `json:"users"`
+	Activity map[string]activitySummaryJSON `json:"activity"`       // by name, for every user of Users
+	Next     string                         `json:"next,omitempty"` // set only when more users follow
 }
 
 // toUserJSON returns the API form of u: permissions as names, networks as

@@ -51,6 +51,7 @@ func (s *server) routes() []route {
 		{Route{"PATCH", "/api/v1/users/{name}", false}, s.updateUser, nil},
 		{Route{"DELETE", "/api/v1/users/{name}", false}, s.deleteUser, nil},
 		{Route{"POST", "/api/v1/users/{name}/password", false}, s.setPassword, nil},
+		{Route{"GET", "/api/v1/users/{name}/activity", false}, s.getActivity, nil},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/s3ftp/s3ftp/auth"
 )
@@ -45,13 +46,19 @@ func (s *server) listUsers(r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	page := userListJSON{Users: make([]userJSON, 0, min(len(users), limit))}
+	now := time.Now()
+	activity, err := s.cfg.Manager.ListActivity(r.Context(), after, limit+1, now)
+	if err != nil {
+		return response{}, err
+	}
+	page := userListJSON{Users: make([]userJSON, 0, min(len(users), limit)), Activity: map[string]activitySummaryJSON{}}
 	if len(users) > limit {
 		users = users[:limit]
 		page.Next = users[limit-1].Name
 	}
 	for _, u := range users {
 		page.Users = append(page.Users, toUserJSON(u))
+		page.Activity[u.Name] = toActivitySummaryJSON(u, activity[u.Name], now)
 	}
 	return response{body: page}, nil
 }
