@@ -307,7 +307,10 @@ func serve(ctx context.Context, args []string, e env) error {
 		}
 	}()
 
-	recorder, stopActivity := startActivity(users, log)
+	recorder, stopActivity, err := startActivity(users, notifier, stats, log)
+	if err != nil {
+		return err
+	}
 	defer stopActivity()
 
 	var apiSrv *apiServer

@@ -7,8 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
+
+// allTypes are the event types Config.Types may select.
+var allTypes = []string{TypeUpload, TypeDelete, TypeRename, TypeUserSilent, TypeUserResumed}
 
 // maxBackoff caps the delay between two attempts, Retry-After included.
 const maxBackoff = time.Minute
@@ -23,7 +27,8 @@ type Config struct {
 	// Empty: requests are not signed.
 	Secret string
 	// Types are the event types sent (TypeUpload, TypeDelete,
-	// TypeRename); others are ignored. Default [TypeUpload].
+	// TypeRename, TypeUserSilent, TypeUserResumed); others are ignored.
+	// Default [TypeUpload].
 	Types []string
 	// Timeout bounds each attempt: connecting, sending the event and
 	// reading the answer. Default 10s.
@@ -81,8 +86,8 @@ func (c Config) withDefaults() (Config, []endpoint, error) {
 		c.Types = []string{TypeUpload}
 	}
 	for _, t := range c.Types {
-		if t != TypeUpload && t != TypeDelete && t != TypeRename {
-			return c, nil, fmt.Errorf("events: type %q: want %s, %s or %s", t, TypeUpload, TypeDelete, TypeRename)
+		if !slices.Contains(allTypes, t) {
+			return c, nil, fmt.Errorf("events: type %q: want one of %s", t, strings.Join(allTypes, ", "))
 		}
 	}
 	if c.Timeout == 0 {

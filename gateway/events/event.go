@@ -14,6 +14,12 @@ const (
 	TypeUpload = "upload" // a STOR/APPE completed and the object is stored
 	TypeDelete = "delete" // DELE removed an object
 	TypeRename = "rename" // RNFR/RNTO moved an object from OldKey to Key
+	// TypeUserSilent: a user with an upload expectation went past it
+	// without an upload; TypeUserResumed: a silent user is no longer
+	// (it uploaded, or was disabled, or lost its expectation). Each is
+	// announced once per change by one gateway of those sharing a store.
+	TypeUserSilent  = "user.silent"
+	TypeUserResumed = "user.resumed"
 )
 
 // timeFormat is the fixed form of Event.Time on the wire: RFC 3339, UTC,
@@ -33,7 +39,8 @@ type Event struct {
 	// identical in every retry and for every URL. Publish fills it in
 	// when empty.
 	ID string `json:"id"`
-	// Type is TypeUpload, TypeDelete or TypeRename.
+	// Type is TypeUpload, TypeDelete, TypeRename, TypeUserSilent or
+	// TypeUserResumed.
 	Type string `json:"type"`
 	// Time is when the operation completed. Publish fills in the current
 	// time when zero. On the wire: RFC 3339 in UTC with milliseconds,
@@ -59,7 +66,18 @@ type Event struct {
 	ClientIP string `json:"client_ip"`
 	// Session is the gateway's id of the FTP session, as in its logs.
 	Session string `json:"session"`
+	// ExpectUploadEvery is the user's upload expectation (a Go duration
+	// string) in user.silent and user.resumed events, whose Path and Size
+	// are those of the user's last upload (empty if it never uploaded);
+	// omitted otherwise.
+	ExpectUploadEvery string `json:"expect_upload_every,omitempty"`
+	// LastUpload is when the user's last upload completed, in the form of
+	// Time, in user.silent and user.resumed events; omitted otherwise.
+	LastUpload string `json:"last_upload,omitempty"`
 }
+
+// FormatTime formats t as Event.Time and Event.LastUpload are sent.
+func FormatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 // MarshalJSON encodes e with Time in the fixed form described on Event.Time.
 // It fails only if Time is outside years 0-9999.
@@ -72,7 +90,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		Time string `json:"time"`
-	}{plain(e), t.Format(timeFormat)})
+	}{plain(e), FormatTime(t)})
 }
 
 // newID returns 16 random bytes as 32 hex digits.

@@ -44,6 +44,9 @@ type Metrics struct {
 	eventsDropped   *prometheus.CounterVec
 	eventsDelivered *prometheus.CounterVec
 	eventsFailed    *prometheus.CounterVec
+
+	silent      *prometheus.GaugeVec
+	silentCount prometheus.Gauge
 }
 
 // New returns the metrics of a gateway of the given version, with the Go
@@ -97,10 +100,17 @@ func New(version string) *Metrics {
 		eventsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "s3ftp_events_failed_total", Help: "Webhook deliveries given up, by URL (redacted) and whether the receiver refused them.",
 		}, []string{"url", "permanent"}),
+		silent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "s3ftp_user_silent", Help: "1 for each user past its expect_upload_every without an upload (absent otherwise).",
+		}, []string{"user"}),
+		silentCount: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "s3ftp_users_silent", Help: "Users past their expect_upload_every without an upload.",
+		}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.sessionsActive, m.sessionsTotal, m.refused, m.logins, m.transfers, m.bytes, m.duration, m.passivePorts,
 		m.s3Duration, m.s3Errors, m.eventsQueued, m.eventsDropped, m.eventsDelivered, m.eventsFailed,
+		m.silent, m.silentCount,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		f(c)
