@@ -8,6 +8,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"path"
 	"regexp"
@@ -265,4 +266,24 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// ParseNetworks parses client networks as an administrator types them:
+// CIDR networks ("192.0.2.0/24") or single addresses ("192.0.2.7", taken
+// as /32 or /128), separated by commas, spaces or line breaks. A bad entry
+// is a *FieldError for "allowed_networks" that quotes it.
+func ParseNetworks(s string) ([]netip.Prefix, error) {
+	var networks []netip.Prefix
+	for _, item := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		n, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil || a.Zone() != "" {
+				return nil, &FieldError{Field: "allowed_networks", Message: fmt.Sprintf("%q is not a network in CIDR notation (192.0.2.0/24) or an address", item)}
+			}
+			n = netip.PrefixFrom(a, a.BitLen())
+		}
+		networks = append(networks, n)
+	}
+	return networks, nil
 }

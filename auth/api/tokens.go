@@ -73,17 +73,30 @@ func (c tokenChecker) check(r *http.Request) (readOnly bool, err error) {
 	if !ok {
 		return false, ErrUnauthorized
 	}
-	sum := sha256.Sum256([]byte(token))
-	matched, writable := 0, 0
-	for _, t := range c.tokens {
-		eq := subtle.ConstantTimeCompare(sum[:], t.Hash[:])
-		matched |= eq
-		writable |= eq & subtle.ConstantTimeByteEq(boolByte(t.ReadOnly), 0)
-	}
-	if matched == 0 {
+	matched, readOnly := MatchToken(c.tokens, token)
+	if !matched {
 		return false, ErrUnauthorized
 	}
-	return writable == 0, nil
+	return readOnly, nil
+}
+
+// MatchToken reports whether token is one of tokens and, if so, whether
+// it may only read (no writable token matches it). The token is hashed and
+// compared with every configured hash in constant time, without stopping
+// at a match, so the time taken tells nothing about which token (if any)
+// matched. An empty token matches nothing.
+func MatchToken(tokens []Token, token string) (matched, readOnly bool) {
+	if token == "" {
+		return false, false
+	}
+	sum := sha256.Sum256([]byte(token))
+	m, writable := 0, 0
+	for _, t := range tokens {
+		eq := subtle.ConstantTimeCompare(sum[:], t.Hash[:])
+		m |= eq
+		writable |= eq & subtle.ConstantTimeByteEq(boolByte(t.ReadOnly), 0)
+	}
+	return m == 1, m == 1 && writable == 0
 }
 
 func boolByte(b bool) uint8 {

@@ -35,6 +35,9 @@ func startAPI(c *loadedConfig, m *auth.Manager, ready func(context.Context) erro
 	if err != nil {
 		return nil, err
 	}
+	if h, err = withConsole(h, c, m, tokens, log); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", c.APIListen)
 	if err != nil {
 		return nil, fmt.Errorf("api-listen: %w", err)

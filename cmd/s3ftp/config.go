@@ -85,6 +85,8 @@ type Config struct {
 	APITokenHashes     []string `key:"api-token-hashes" help:"admin API tokens, as sha256:HEX hashes (see docs/api.md)"`
 	APIReadTokenHashes []string `key:"api-read-token-hashes" help:"read-only admin API tokens, as sha256:HEX hashes"`
 
+	ConsolePasswordHash string `key:"console-password-hash" help:"argon2id (or bcrypt) hash of a password that signs in to the web console at /console/ on api-listen, besides the admin tokens (see docs/console.md)"`
+
 	DemoUser     string `key:"demo-user" help:"name of the demo user created when no config file is given and the user store is empty"`
 	DemoPassword string `key:"demo-password" secret:"true" help:"password of the demo user (default: generated and printed)"`
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/auth/api"
+	"github.com/s3ftp/s3ftp/console"
 	"github.com/s3ftp/s3ftp/gateway"
 	"github.com/s3ftp/s3ftp/gateway/events"
 	"github.com/s3ftp/s3ftp/gateway/metrics"
@@ -189,6 +190,9 @@ func (c *loadedConfig) validate() error {
 		if err := api.CheckListenAddr(c.APIListen, c.apiTokens); err != nil {
 			return bad("api-listen", fmt.Errorf("%w: set api-token-hashes (or api-token) to serve the API on a non-loopback address", err))
 		}
+	}
+	if c.ConsolePasswordHash != "" && !auth.IsHash(c.ConsolePasswordHash) {
+		return bad("console-password-hash", errors.New("not an argon2id or bcrypt hash"))
 	}
 	if _, err := auth.NormalizeName(c.DemoUser); err != nil {
 		return bad("demo-user", err)
@@ -428,6 +432,7 @@ func printStartup(out io.Writer, c *loadedConfig, ftpAddr, implicitAddr string, 
 			token = "token " + apiSrv.generatedToken + " (generated: set api-token or api-token-hashes to keep one)"
 		}
 		fmt.Fprintf(w, "  admin API:  http://%s/api/v1/ with %s\n", apiSrv.addr, token)
+		fmt.Fprintf(w, "  console:    http://%s%s (sign in with the admin token)\n", apiSrv.addr, console.Prefix)
 	}
 	for _, u := range static {
 		fmt.Fprintf(w, "  demo user:  %s / %s -> bucket %s, prefix %s\n", u.Name, demoPassword, u.Bucket, u.Prefix)
