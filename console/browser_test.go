@@ -331,4 +331,3 @@ func seedFleet(t *testing.T, e *fleetEnv) {
 		}
 	}
 }
-
