@@ -22,10 +22,7 @@ type ActivityStore interface {
 // in a parallel subtest on a new, empty store from open, closed when the
 // subtest ends.
 func TestActivity(t *testing.T, open func(t *testing.T) ActivityStore) {
-	tests := []struct {
-		name string
-		test func(t *testing.T, s ActivityStore)
-	}{
+	runSuite(t, open, []suiteTest[ActivityStore]{
 		{"Empty", testActivityEmpty},
 		{"Record", testActivityRecord},
 		{"NewerWins", testActivityNewerWins},
@@ -35,19 +32,7 @@ func TestActivity(t *testing.T, open func(t *testing.T) ActivityStore) {
 		{"DeletedWithUser", testActivityDeleted},
 		{"List", testActivityList},
 		{"SilentNotified", testSilentNotified},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.test(t, s)
-		})
-	}
+	})
 }
 
 // TestSharedActivity checks that two stores a and b opened on the same

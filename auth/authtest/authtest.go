@@ -32,10 +32,7 @@ const clockSlack = time.Minute
 // called; the suite closes it when the subtest ends. Names are compared in
 // byte order, so an SQL store must sort them with a binary collation.
 func TestStore(t *testing.T, open func(t *testing.T) auth.Store) {
-	tests := []struct {
-		name string
-		test func(t *testing.T, s auth.Store)
-	}{
+	runSuite(t, open, []suiteTest[auth.Store]{
 		{"CreateGet", testCreateGet},
 		{"CreateGetZeroFields", testCreateGetZeroFields},
 		{"CreateExists", testCreateExists},
@@ -50,7 +47,18 @@ func TestStore(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"CanceledContext", testCanceledContext},
 		{"Ping", testPing},
-	}
+	})
+}
+
+// suiteTest is one test of a conformance suite on a store of type S.
+type suiteTest[S auth.Store] struct {
+	name string
+	test func(t *testing.T, s S)
+}
+
+// runSuite runs each test in a parallel subtest on a new store from open,
+// closed when the subtest ends.
+func runSuite[S auth.Store](t *testing.T, open func(t *testing.T) S, tests []suiteTest[S]) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
