@@ -156,7 +156,7 @@ func TestSchemaConfigKeys(t *testing.T) {
 	// and its demo user; port 20 needs a capability the pod drops).
 	chartOwned := []string{
 		"ftp-listen", "passive-ports", "public-host", "proxy-trusted-cidrs", "api-listen", "api-token",
-		"api-token-hashes", "api-read-token-hashes", "data-dir", "storage", "embedded-s3-listen",
+		"api-token-hashes", "api-read-token-hashes", "data-dir", "storage", "embedded-s3-listen", "embedded-fsync",
 		"s3-bucket", "s3-region", "s3-endpoint", "s3-path-style", "s3-access-key", "s3-secret-key",
 		"db-url", "shutdown-timeout", "tls-cert", "tls-key", "tls-required", "ftps-implicit-listen",
 		"demo-user", "demo-password", "events-urls", "events-secret", "active-port-20",

@@ -58,6 +58,7 @@ const usage = `usage:
   s3ftp users set-password NAME --password-stdin
   s3ftp users enable NAME
   s3ftp users disable NAME
+  s3ftp users expect NAME --expect-upload-every D   (empty D: no expectation)
   s3ftp users delete NAME
   s3ftp config check [flags]          validate the configuration and print it
   s3ftp version
