@@ -35,6 +35,7 @@ type Proxy struct {
 	latency  time.Duration
 	slowDown float64 // fraction of requests answered 503 SlowDown
 	refuse   bool
+	rule     func(*http.Request) Fault
 	stalled  chan struct{} // closed when forwarding may go on; nil when not stalled
 	conns    map[net.Conn]struct{}
 	rng      *rand.Rand
@@ -88,6 +89,25 @@ func (p *Proxy) SetLatency(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.latency = d
+}
+
+// Fault is what the proxy does with one request.
+type Fault int
+
+// The faults a Rule can choose.
+const (
+	Forward  Fault = iota // pass the request on (subject to latency, stall, slow-down)
+	Reset                 // reset the client's connection instead of forwarding
+	SlowDown              // answer 503 SlowDown instead of forwarding
+)
+
+// SetRule makes the proxy call rule with each request (its headers read,
+// its body not) before anything else, and do what it returns; nil removes
+// the rule. rule may change the proxy's settings (Down, Stall, ...).
+func (p *Proxy) SetRule(rule func(*http.Request) Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rule = rule
 }
 
 // SetSlowDown makes the proxy answer the fraction f (0 to 1) of requests
@@ -263,8 +283,22 @@ func (p *Proxy) serve(client net.Conn) {
 		}
 		p.mu.Lock()
 		p.stats.Requests++
+		rule := p.rule
+		p.mu.Unlock()
+		fault := Forward
+		if rule != nil {
+			fault = rule(req)
+		}
+		if fault == Reset {
+			p.mu.Lock()
+			p.stats.Resets++
+			p.mu.Unlock()
+			reset(client)
+			return
+		}
+		p.mu.Lock()
 		latency := p.latency
-		throttle := p.slowDown > 0 && p.rng.Float64() < p.slowDown
+		throttle := fault == SlowDown || p.slowDown > 0 && p.rng.Float64() < p.slowDown
 		if throttle {
 			p.stats.SlowDowns++
 		}

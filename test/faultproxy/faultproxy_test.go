@@ -257,3 +257,33 @@ func TestRefuse(t *testing.T) {
 		t.Errorf("stats %+v: want at least 2 refused", s)
 	}
 }
+
+// TestRule resets or slows down the requests a rule picks.
+func TestRule(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, echo(t, nil).URL)
+	c := client()
+	p.SetRule(func(r *http.Request) Fault {
+		switch r.URL.Query().Get("fault") {
+		case "reset":
+			return Reset
+		case "slow":
+			return SlowDown
+		}
+		return Forward
+	})
+	for _, tc := range []struct {
+		query string
+		want  int // status; 0: a connection error
+	}{{"", 200}, {"fault=reset", 0}, {"fault=slow", 503}, {"fault=none", 200}} {
+		resp, err := c.Get(p.URL() + "/r?" + tc.query)
+		got := 0
+		if err == nil {
+			got = resp.StatusCode
+			resp.Body.Close()
+		}
+		if got != tc.want {
+			t.Errorf("?%s: status %d (err %v), want %d", tc.query, got, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,279 @@
+// Package reliability proves, black-box, that the gateway holds under
+// faults, attacks and load: the real s3ftp binary, real S3 servers (gofakes3
+// in process, versitygw as a process) reached through a fault-injecting
+// proxy (test/faultproxy), and a real FTP client (jlaffaye/ftp). What each
+// test leaves behind is checked through the S3 API. Tests print their
+// measurements as lines starting with "FIGURE " (test/run shows them); see
+// docs/reliability.md.
+package reliability
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jlaffaye/ftp"
+
+	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/faultproxy"
+	"github.com/s3ftp/s3ftp/test/s3ftpbin"
+)
+
+// binary is the s3ftp binary TestMain builds.
+var binary string
+
+// defects runs the tests that show defects not fixed yet (they fail).
+var defects = flag.Bool("reliability.defects", false, "also run the tests that show open defects (they fail until fixed)")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(s3ftpbin.Main(m, &binary))
+}
+
+// requireDefects skips a test that shows an open defect unless
+// -reliability.defects is given; issue names the issue item that covers it.
+func requireDefects(t *testing.T, issue string) {
+	t.Helper()
+	if !*defects {
+		t.Skipf("shows an open defect (%s); run with -reliability.defects", issue)
+	}
+}
+
+// env is a running gateway whose S3 traffic goes through a fault proxy.
+type env struct {
+	*s3ftpbin.Process
+	S3     *s3test.Server    // the S3 server behind the proxy
+	Proxy  *faultproxy.Proxy // between the gateway and S3
+	Direct *s3.Client        // talks to S3 without the proxy
+	Bucket string
+	Prefix string // the user's key prefix, ending in "/"
+	User   string
+	Pass   string
+}
+
+// start runs a gateway for one user (prefix files/) in a fresh bucket of
+// srv, with S3 behind a fault proxy, and the "key: value" config lines of
+// extra (s3-timeout: 3s unless extra sets it).
+func start(t *testing.T, srv *s3test.Server, extra ...string) *env {
+	t.Helper()
+	p, err := faultproxy.New(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	e := &env{S3: srv, Proxy: p, Direct: srv.Client(false, nil), Bucket: srv.NewBucket(t), Prefix: "files/", User: "dev", Pass: randomHex(8)}
+	dataDir := t.TempDir()
+	s3ftpbin.AddUser(t, binary, e.User, e.Pass, "--bucket", e.Bucket, "--prefix", e.Prefix, "--data-dir", dataDir)
+	if !hasKey(extra, "s3-timeout") {
+		extra = append(extra, "s3-timeout: 3s")
+	}
+	config := s3ftpbin.WriteConfig(t, dataDir, p.URL(), srv.AccessKey, srv.SecretKey, extra...)
+	e.Process = s3ftpbin.Start(t, srv.Name, binary, "serve", "--config", config)
+	return e
+}
+
+func hasKey(lines []string, key string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, key+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// login opens a logged-in FTP session, closed when the test ends.
+func (e *env) login(t *testing.T, opts ...ftp.DialOption) *ftp.ServerConn {
+	t.Helper()
+	c, err := e.dial(opts...)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	t.Cleanup(func() { c.Quit() })
+	return c
+}
+
+// dial connects and logs in.
+func (e *env) dial(opts ...ftp.DialOption) (*ftp.ServerConn, error) {
+	c, err := ftp.Dial(e.Addr, append([]ftp.DialOption{ftp.DialWithTimeout(20 * time.Second)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(e.User, e.Pass); err != nil {
+		c.Quit()
+		return nil, err
+	}
+	return c, nil
+}
+
+// object is what S3 holds under a key.
+type object struct {
+	Size int64
+	ETag string
+}
+
+// objects lists the whole bucket through S3 directly.
+func (e *env) objects(t *testing.T) map[string]object {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := map[string]object{}
+	pages := s3.NewListObjectsV2Paginator(e.Direct, &s3.ListObjectsV2Input{Bucket: &e.Bucket})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list objects: %v", err)
+		}
+		for _, o := range page.Contents {
+			out[aws.ToString(o.Key)] = object{aws.ToInt64(o.Size), aws.ToString(o.ETag)}
+		}
+	}
+	return out
+}
+
+// uploads returns the keys of the multipart uploads in progress in the
+// bucket, sorted.
+func (e *env) uploads(t *testing.T) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := e.Direct.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &e.Bucket})
+	if err != nil {
+		t.Fatalf("list multipart uploads: %v", err)
+	}
+	var keys []string
+	for _, u := range out.Uploads {
+		keys = append(keys, aws.ToString(u.Key))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// requireClean fails the test if S3 holds an object or a multipart upload
+// for the FTP path name.
+func (e *env) requireClean(t *testing.T, name string) {
+	t.Helper()
+	key := e.Prefix + strings.TrimPrefix(name, "/")
+	if o, ok := e.objects(t)[key]; ok {
+		t.Errorf("object %s left behind (%d bytes)", key, o.Size)
+	}
+	for _, k := range e.uploads(t) {
+		if k == key {
+			t.Errorf("multipart upload of %s left behind", key)
+		}
+	}
+}
+
+// usage is the gateway process's goroutines and open file descriptors.
+type usage struct{ Goroutines, FDs int }
+
+func (u usage) String() string { return fmt.Sprintf("%d goroutines, %d fds", u.Goroutines, u.FDs) }
+
+// usage reads go_goroutines from the admin API's /metrics and counts
+// /proc/PID/fd.
+func (e *env) usage(t *testing.T) usage {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.Cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("count fds: %v", err)
+	}
+	return usage{Goroutines: int(e.metric(t, "go_goroutines")), FDs: len(fds)}
+}
+
+// metric returns the value of the unlabelled metric name from /metrics.
+func (e *env) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	if e.APIURL == "" {
+		t.Fatal("the admin API is not running")
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(e.APIURL + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not in /metrics", name)
+	return 0
+}
+
+// requireNoLeak waits up to 15 s for the gateway's goroutines and fds to
+// come back to within slack of base, and fails the test if they do not.
+func (e *env) requireNoLeak(t *testing.T, base usage, slack int) usage {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		u := e.usage(t)
+		if u.Goroutines <= base.Goroutines+slack && u.FDs <= base.FDs+slack {
+			return u
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("leak: %v before, %v 15 s after the fault (slack %d)", base, u, slack)
+			return u
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// requireFailure fails the test unless err is an FTP error reply (4xx or
+// 5xx) with a reason, and returns its code.
+func requireFailure(t *testing.T, what string, err error) int {
+	t.Helper()
+	var te *textproto.Error
+	if !errors.As(err, &te) || te.Code < 400 {
+		t.Errorf("%s: %v, want an error reply", what, err)
+		return 0
+	}
+	if strings.TrimSpace(te.Msg) == "" {
+		t.Errorf("%s: reply %d without a reason", what, te.Code)
+	}
+	return te.Code
+}
+
+// requireTransient is requireFailure that also wants a transient reply
+// (421, 425, 426, 450 or 451: the ones a device retries).
+func requireTransient(t *testing.T, what string, err error) {
+	t.Helper()
+	switch code := requireFailure(t, what, err); code {
+	case 0, 421, 425, 426, 450, 451:
+	default:
+		t.Errorf("%s: reply %d %q, want a transient one (421/426/451)", what, code, err)
+	}
+}
+
+// figure prints a measurement line that test/run and docs/reliability.md
+// collect.
+func figure(t *testing.T, format string, args ...any) {
+	t.Helper()
+	line := "FIGURE " + fmt.Sprintf(format, args...)
+	fmt.Println(line)
+	t.Log(line)
+}
+
+// randomHex returns 2n random hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
