@@ -306,11 +306,26 @@ func (p *Proxy) serve(client net.Conn) {
 		if latency > 0 {
 			time.Sleep(latency)
 		}
+		// A client that sent "Expect: 100-continue" holds its body back
+		// until told to go on: the proxy answers that itself, so that it
+		// reads and forwards one response per request.
+		expect := strings.EqualFold(req.Header.Get("Expect"), "100-continue")
 		if throttle {
-			if err := slowDown(cw, req); err != nil {
+			if expect {
+				// The body never comes: answer and close, as S3 does.
+				_ = slowDown(cw, req, false)
+				return
+			}
+			if err := slowDown(cw, req, true); err != nil {
 				return
 			}
 			continue
+		}
+		if expect {
+			req.Header.Del("Expect")
+			if _, err := io.WriteString(cw, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+				return
+			}
 		}
 		if up == nil {
 			c, err := net.DialTimeout("tcp", p.target, 10*time.Second)
@@ -335,12 +350,16 @@ func (p *Proxy) serve(client net.Conn) {
 	}
 }
 
-// slowDown drains req's body and writes S3's 503 SlowDown answer to w.
-func slowDown(w io.Writer, req *http.Request) error {
-	if _, err := io.Copy(io.Discard, req.Body); err != nil {
-		return err
+// slowDown writes S3's 503 SlowDown answer to req to w, after draining
+// req's body if drain (the connection is then kept), else with
+// "Connection: close".
+func slowDown(w io.Writer, req *http.Request, drain bool) error {
+	if drain {
+		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+			return err
+		}
+		req.Body.Close()
 	}
-	req.Body.Close()
 	const body = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>faultproxy</RequestId></Error>`
 	resp := &http.Response{
@@ -351,6 +370,7 @@ func slowDown(w io.Writer, req *http.Request) error {
 		Header:        http.Header{"Content-Type": {"application/xml"}, "Content-Length": {strconv.Itoa(len(body))}},
 		ContentLength: int64(len(body)),
 		Body:          io.NopCloser(strings.NewReader(body)),
+		Close:         !drain,
 	}
 	return resp.Write(w)
 }

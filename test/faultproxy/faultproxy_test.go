@@ -287,3 +287,34 @@ func TestRule(t *testing.T) {
 		}
 	}
 }
+
+// TestExpectContinue forwards and throttles requests whose client waits
+// for "100 Continue" before sending the body (the AWS SDK does for large
+// PUTs); a client that waited a minute for it would time out here.
+func TestExpectContinue(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, echo(t, nil).URL)
+	c := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}, Timeout: 20 * time.Second}
+	put := func() (int, string, error) {
+		req, _ := http.NewRequest("PUT", p.URL()+"/e", strings.NewReader("held body"))
+		req.Header.Set("Expect", "100-continue")
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+	if code, body, err := put(); err != nil || code != 200 || body != "PUT /e held body" {
+		t.Fatalf("PUT with Expect: %d %q %v", code, body, err)
+	}
+	p.SetSlowDown(1)
+	if code, _, err := put(); err != nil || code != 503 {
+		t.Fatalf("throttled PUT with Expect: %d %v, want 503", code, err)
+	}
+	p.SetSlowDown(0)
+	if code, _, err := put(); err != nil || code != 200 {
+		t.Fatalf("PUT with Expect after throttling: %d %v", code, err)
+	}
+}
