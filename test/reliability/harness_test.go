@@ -63,21 +63,35 @@ type env struct {
 	Prefix string // the user's key prefix, ending in "/"
 	User   string
 	Pass   string
+	// Passwords holds every user's password by name.
+	Passwords map[string]string
 }
 
-// start runs a gateway for one user (prefix files/) in a fresh bucket of
-// srv, with S3 behind a fault proxy, and the "key: value" config lines of
-// extra (s3-timeout: 3s unless extra sets it).
+// start runs a gateway for one user, dev (prefix dev/), in a fresh bucket
+// of srv, with S3 behind a fault proxy, and the "key: value" config lines
+// of extra (s3-timeout: 3s unless extra sets it).
 func start(t *testing.T, srv *s3test.Server, extra ...string) *env {
+	t.Helper()
+	return startUsers(t, srv, []string{"dev"}, extra...)
+}
+
+// startUsers is start with several users sharing the bucket, each with
+// the prefix NAME/ and a random password (in Passwords); the first is the
+// env's User.
+func startUsers(t *testing.T, srv *s3test.Server, users []string, extra ...string) *env {
 	t.Helper()
 	p, err := faultproxy.New(srv.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	e := &env{S3: srv, Proxy: p, Direct: srv.Client(false, nil), Bucket: srv.NewBucket(t), Prefix: "files/", User: "dev", Pass: randomHex(8)}
+	e := &env{S3: srv, Proxy: p, Direct: srv.Client(false, nil), Bucket: srv.NewBucket(t), Passwords: map[string]string{}}
 	dataDir := t.TempDir()
-	s3ftpbin.AddUser(t, binary, e.User, e.Pass, "--bucket", e.Bucket, "--prefix", e.Prefix, "--data-dir", dataDir)
+	for _, u := range users {
+		e.Passwords[u] = randomHex(8)
+		s3ftpbin.AddUser(t, binary, u, e.Passwords[u], "--bucket", e.Bucket, "--prefix", u+"/", "--data-dir", dataDir)
+	}
+	e.User, e.Pass, e.Prefix = users[0], e.Passwords[users[0]], users[0]+"/"
 	if !hasKey(extra, "s3-timeout") {
 		extra = append(extra, "s3-timeout: 3s")
 	}
