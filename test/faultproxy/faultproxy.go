@@ -38,6 +38,7 @@ type Proxy struct {
 	rule     func(*http.Request) Fault
 	stalled  chan struct{} // closed when forwarding may go on; nil when not stalled
 	conns    map[net.Conn]struct{}
+	clients  int // client connections being served
 	rng      *rand.Rand
 	closed   bool
 	wg       sync.WaitGroup
@@ -184,6 +185,14 @@ func (p *Proxy) Stats() Stats {
 	return p.stats
 }
 
+// Open returns the number of client connections open now (each a
+// connection the client keeps, idle or busy, in its pool).
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.clients
+}
+
 // Close stops listening, resets every connection and waits for the
 // proxy's goroutines to end.
 func (p *Proxy) Close() error {
@@ -256,8 +265,16 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.wg.Add(1)
+		p.mu.Lock()
+		p.clients++
+		p.mu.Unlock()
 		go func() {
 			defer p.wg.Done()
+			defer func() {
+				p.mu.Lock()
+				p.clients--
+				p.mu.Unlock()
+			}()
 			defer p.untrack(c)
 			p.serve(c)
 		}()

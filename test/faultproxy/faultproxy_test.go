@@ -94,6 +94,13 @@ func TestForwards(t *testing.T) {
 	if s := p.Stats(); s.Requests != 4 || s.Connections != 1 {
 		t.Errorf("stats %+v: want 4 requests on 1 connection", s)
 	}
+	if n := p.Open(); n != 1 {
+		t.Errorf("%d connections open, want the client's 1", n)
+	}
+	c.CloseIdleConnections()
+	for p.Open() != 0 {
+		time.Sleep(10 * time.Millisecond) // until the proxy sees the close
+	}
 }
 
 func TestSlowDown(t *testing.T) {
