@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 
 // requireDefects skips a test that shows an open defect unless
 // -reliability.defects is given; issue names the issue item that covers it.
-func requireDefects(t *testing.T, issue string) {
+func requireDefects(t testing.TB, issue string) {
 	t.Helper()
 	if !*defects {
 		t.Skipf("shows an open defect (%s); run with -reliability.defects", issue)
@@ -70,7 +70,7 @@ type env struct {
 // start runs a gateway for one user, dev (prefix dev/), in a fresh bucket
 // of srv, with S3 behind a fault proxy, and the "key: value" config lines
 // of extra (s3-timeout: 3s unless extra sets it).
-func start(t *testing.T, srv *s3test.Server, extra ...string) *env {
+func start(t testing.TB, srv *s3test.Server, extra ...string) *env {
 	t.Helper()
 	return startUsers(t, srv, []string{"dev"}, extra...)
 }
@@ -78,7 +78,7 @@ func start(t *testing.T, srv *s3test.Server, extra ...string) *env {
 // startUsers is start with several users sharing the bucket, each with
 // the prefix NAME/ and a random password (in Passwords); the first is the
 // env's User.
-func startUsers(t *testing.T, srv *s3test.Server, users []string, extra ...string) *env {
+func startUsers(t testing.TB, srv *s3test.Server, users []string, extra ...string) *env {
 	t.Helper()
 	p, err := faultproxy.New(srv.Endpoint)
 	if err != nil {
@@ -110,7 +110,7 @@ func hasKey(lines []string, key string) bool {
 }
 
 // login opens a logged-in FTP session, closed when the test ends.
-func (e *env) login(t *testing.T, opts ...ftp.DialOption) *ftp.ServerConn {
+func (e *env) login(t testing.TB, opts ...ftp.DialOption) *ftp.ServerConn {
 	t.Helper()
 	c, err := e.dial(opts...)
 	if err != nil {
@@ -140,7 +140,7 @@ type object struct {
 }
 
 // objects lists the whole bucket through S3 directly.
-func (e *env) objects(t *testing.T) map[string]object {
+func (e *env) objects(t testing.TB) map[string]object {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -160,7 +160,7 @@ func (e *env) objects(t *testing.T) map[string]object {
 
 // uploads returns the keys of the multipart uploads in progress in the
 // bucket, sorted.
-func (e *env) uploads(t *testing.T) []string {
+func (e *env) uploads(t testing.TB) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -178,7 +178,7 @@ func (e *env) uploads(t *testing.T) []string {
 
 // requireClean fails the test if S3 holds an object or a multipart upload
 // for the FTP path name.
-func (e *env) requireClean(t *testing.T, name string) {
+func (e *env) requireClean(t testing.TB, name string) {
 	t.Helper()
 	key := e.Prefix + strings.TrimPrefix(name, "/")
 	if o, ok := e.objects(t)[key]; ok {
@@ -198,7 +198,7 @@ func (u usage) String() string { return fmt.Sprintf("%d goroutines, %d fds", u.G
 
 // usage reads go_goroutines from the admin API's /metrics and counts
 // /proc/PID/fd.
-func (e *env) usage(t *testing.T) usage {
+func (e *env) usage(t testing.TB) usage {
 	t.Helper()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.Cmd.Process.Pid))
 	if err != nil {
@@ -208,7 +208,7 @@ func (e *env) usage(t *testing.T) usage {
 }
 
 // metric returns the value of the unlabelled metric name from /metrics.
-func (e *env) metric(t *testing.T, name string) float64 {
+func (e *env) metric(t testing.TB, name string) float64 {
 	t.Helper()
 	if e.APIURL == "" {
 		t.Fatal("the admin API is not running")
@@ -237,7 +237,7 @@ func (e *env) metric(t *testing.T, name string) float64 {
 // The gateway's pool of idle connections to S3 (counted by the proxy; up
 // to 64, each an fd and two goroutines, closed after 90 s idle) is allowed
 // on top.
-func (e *env) requireNoLeak(t *testing.T, base usage, slack int) usage {
+func (e *env) requireNoLeak(t testing.TB, base usage, slack int) usage {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -256,7 +256,7 @@ func (e *env) requireNoLeak(t *testing.T, base usage, slack int) usage {
 
 // requireFailure fails the test unless err is an FTP error reply (4xx or
 // 5xx) with a reason, and returns its code.
-func requireFailure(t *testing.T, what string, err error) int {
+func requireFailure(t testing.TB, what string, err error) int {
 	t.Helper()
 	var te *textproto.Error
 	if !errors.As(err, &te) || te.Code < 400 {
@@ -271,7 +271,7 @@ func requireFailure(t *testing.T, what string, err error) int {
 
 // requireTransient is requireFailure that also wants a transient reply
 // (421, 425, 426, 450 or 451: the ones a device retries).
-func requireTransient(t *testing.T, what string, err error) {
+func requireTransient(t testing.TB, what string, err error) {
 	t.Helper()
 	switch code := requireFailure(t, what, err); code {
 	case 0, 421, 425, 426, 450, 451:
@@ -282,7 +282,7 @@ func requireTransient(t *testing.T, what string, err error) {
 
 // figure prints a measurement line that test/run and docs/reliability.md
 // collect.
-func figure(t *testing.T, format string, args ...any) {
+func figure(t testing.TB, format string, args ...any) {
 	t.Helper()
 	line := "FIGURE " + fmt.Sprintf(format, args...)
 	fmt.Println(line)
