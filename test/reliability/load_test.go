@@ -67,7 +67,7 @@ func TestLoad(t *testing.T) {
 					var err error
 					var ups []upload
 					if active {
-						ups, err = activeUploads(e, s, rng, deadline)
+						ups, err = activeUploads(e, s, rng, deadline, t)
 					} else {
 						ups, err = passiveUploads(e, s, rng, deadline)
 					}
@@ -192,14 +192,14 @@ func passiveUploads(e *env, s int, rng *rand.Rand, deadline time.Time) ([]upload
 
 // activeUploads logs in with the raw client and uploads files in active
 // mode (PORT to a listener of its own) until deadline.
-func activeUploads(e *env, s int, rng *rand.Rand, deadline time.Time) ([]upload, error) {
+func activeUploads(e *env, s int, rng *rand.Rand, deadline time.Time, t testing.TB) ([]upload, error) {
 	var out []upload
 	var lastErr error
-	var c *rawConn
+	var c *raw
 	for i := 0; time.Now().Before(deadline); i++ {
 		if c == nil {
 			var err error
-			if c, err = rawLogin(e); err != nil {
+			if c, err = rawLogin(t, e); err != nil {
 				lastErr = err
 				time.Sleep(200 * time.Millisecond)
 				continue
@@ -211,60 +211,48 @@ func activeUploads(e *env, s int, rng *rand.Rand, deadline time.Time) ([]upload,
 		out = append(out, upload{key: e.Prefix + name[1:], size: len(b), sum: sha256.Sum256(b), acked: err == nil})
 		if err != nil {
 			lastErr = err
-			c.close()
+			c.conn.Close()
 			c = nil
 		}
 	}
 	if c != nil {
-		c.close()
+		c.conn.Close()
 	}
 	return out, lastErr
 }
 
-// rawConn is a logged-in control connection for active-mode uploads,
-// usable off the test goroutine (errors returned, not reported).
-type rawConn struct {
-	conn net.Conn
-	ftp  *ftpText
-}
-
-// ftpText reads and writes FTP replies and commands.
-type ftpText struct {
-	conn net.Conn
-	buf  []byte
-}
-
-func rawLogin(e *env) (*rawConn, error) {
-	conn, err := net.DialTimeout("tcp", e.Addr, 10*time.Second)
+// rawLogin dials, logs in and sets TYPE I, returning errors rather than
+// failing the test (it runs off the test's goroutine).
+func rawLogin(t testing.TB, e *env) (*raw, error) {
+	c, err := dialRaw(t, e.Addr, "")
 	if err != nil {
 		return nil, err
 	}
-	c := &rawConn{conn: conn, ftp: &ftpText{conn: conn}}
 	for _, step := range []struct {
 		cmd  string
 		want int
-	}{{"", 220}, {"USER " + e.User, 331}, {"PASS " + e.Pass, 230}, {"TYPE I", 200}} {
-		if code, msg, err := c.ftp.cmd(step.cmd); err != nil || code != step.want {
-			conn.Close()
-			return nil, fmt.Errorf("%q: %d %s %v", step.cmd, code, msg, err)
+	}{{"USER " + e.User, 331}, {"PASS " + e.Pass, 230}, {"TYPE I", 200}} {
+		if code, msg := c.send(step.cmd); code != step.want {
+			c.conn.Close()
+			return nil, fmt.Errorf("%q: %d %s", step.cmd, code, msg)
 		}
 	}
 	return c, nil
 }
 
-// storActive uploads b as name over an active data connection.
-func (c *rawConn) storActive(name string, b []byte) error {
+// storActive uploads b as name over an active data connection (PORT).
+func (c *raw) storActive(name string, b []byte) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	if code, msg, err := c.ftp.cmd(fmt.Sprintf("PORT 127,0,0,1,%d,%d", port>>8, port&255)); err != nil || code != 200 {
-		return fmt.Errorf("PORT: %d %s %v", code, msg, err)
+	if code, msg := c.send(fmt.Sprintf("PORT 127,0,0,1,%d,%d", port>>8, port&255)); code != 200 {
+		return fmt.Errorf("PORT: %d %s", code, msg)
 	}
-	if code, msg, err := c.ftp.cmd("STOR " + name); err != nil || code >= 200 {
-		return fmt.Errorf("STOR: %d %s %v", code, msg, err)
+	if code, msg := c.send("STOR " + name); !preliminary(code) {
+		return fmt.Errorf("STOR: %d %s", code, msg)
 	}
 	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
 	data, err := ln.Accept()
@@ -276,51 +264,10 @@ func (c *rawConn) storActive(name string, b []byte) error {
 	if err != nil {
 		return err
 	}
-	code, msg, err := c.ftp.cmd("")
-	if err != nil || code != 226 {
-		return fmt.Errorf("STOR end: %d %s %v", code, msg, err)
+	if code, msg := c.read(); code != 226 {
+		return fmt.Errorf("STOR end: %d %s", code, msg)
 	}
 	return nil
-}
-
-func (c *rawConn) close() { c.conn.Close() }
-
-// cmd sends line (unless empty) and reads one reply (the last line of a
-// multi-line one), with a 2-minute deadline.
-func (f *ftpText) cmd(line string) (int, string, error) {
-	_ = f.conn.SetDeadline(time.Now().Add(2 * time.Minute))
-	if line != "" {
-		if _, err := io.WriteString(f.conn, line+"\r\n"); err != nil {
-			return 0, "", err
-		}
-	}
-	for {
-		l, err := f.line()
-		if err != nil {
-			return 0, "", err
-		}
-		if len(l) >= 4 && l[3] == ' ' {
-			code, err := strconv.Atoi(l[:3])
-			return code, l[4:], err
-		}
-	}
-}
-
-// line reads one CRLF-terminated line.
-func (f *ftpText) line() (string, error) {
-	for {
-		if i := bytes.Index(f.buf, []byte("\r\n")); i >= 0 {
-			l := string(f.buf[:i])
-			f.buf = f.buf[i+2:]
-			return l, nil
-		}
-		chunk := make([]byte, 4096)
-		n, err := f.conn.Read(chunk)
-		if n == 0 && err != nil {
-			return "", err
-		}
-		f.buf = append(f.buf, chunk[:n]...)
-	}
 }
 
 // TestIdleSessions holds -reliability.idle logged-in sessions that do

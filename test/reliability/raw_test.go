@@ -17,35 +17,46 @@ import (
 // clients do not do: abandon a data connection with an RST, go silent,
 // send bytes no client sends.
 type raw struct {
-	t    *testing.T
+	t    testing.TB // for Helper and the Fatal of must, login and pasv
 	conn net.Conn
 	r    *textproto.Reader
 }
 
 // rawDial connects to addr from local ("" for any 127.0.0.1 address) and
-// reads the greeting.
-func rawDial(t *testing.T, addr, local string) *raw {
+// reads the greeting; it fails the test if it cannot.
+func rawDial(t testing.TB, addr, local string) *raw {
 	t.Helper()
+	c, err := dialRaw(t, addr, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.conn.Close() })
+	return c
+}
+
+// dialRaw is rawDial returning its error, for use off the test's
+// goroutine; the caller closes c.conn.
+func dialRaw(t testing.TB, addr, local string) (*raw, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if local != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
 	}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	t.Cleanup(func() { conn.Close() })
 	c := &raw{t: t, conn: conn, r: textproto.NewReader(bufio.NewReader(conn))}
 	if code, msg := c.read(); code != 220 {
-		t.Fatalf("greeting: %d %s", code, msg)
+		conn.Close()
+		return nil, fmt.Errorf("greeting: %d %s", code, msg)
 	}
-	return c
+	return c, nil
 }
 
 // read reads one reply; code 0 means the connection ended (msg says how).
 func (c *raw) read() (int, string) {
 	c.t.Helper()
-	_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Minute))
 	code, msg, err := c.r.ReadResponse(0)
 	if err != nil {
 		var te *textproto.Error
