@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,7 +21,7 @@ import (
 //
 // A missing file is created by APPE (and REST 0); a REST offset past the
 // end of the file is fs.ErrInvalid.
-func (f *Fs) newAppender(name string, offset int64, appendMode bool) (*writer, error) {
+func (f *Fs) newAppender(name string, offset int64, appendMode bool) (*Upload, error) {
 	key, err := f.jail.key(name)
 	if err != nil {
 		return nil, err
@@ -74,7 +73,7 @@ func (f *Fs) newAppender(name string, offset int64, appendMode bool) (*writer, e
 // copyPrefix starts the multipart upload of w with bytes [0, keep) of the
 // object as it is at etag, copied server-side in parts of at most
 // copyPartSize (sent in the background like data parts).
-func (w *writer) copyPrefix(etag string, keep int64) error {
+func (w *Upload) copyPrefix(etag string, keep int64) error {
 	// No CRC32 announced: copied parts have no checksum that every server
 	// agrees on (versitygw answers the source object's, a composite "...-N"
 	// for a multipart source), and an announced upload needs one per part.
@@ -93,44 +92,6 @@ func (w *writer) copyPrefix(etag string, keep int64) error {
 		}, nil)
 	}
 	return nil
-}
-
-// copyPart makes part num of bytes [start, end] of source, which must still
-// have etag unless etag is "".
-func (m *multipart) copyPart(ctx context.Context, num int32, source, etag string, start, end int64) (types.CompletedPart, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
-	defer cancel()
-	in := &s3.UploadPartCopyInput{
-		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id, PartNumber: aws.Int32(num),
-		CopySource:      aws.String(source),
-		CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", start, end)),
-	}
-	if etag != "" {
-		in.CopySourceIfMatch = aws.String(etag)
-	}
-	out, err := m.fs.svc.api.UploadPartCopy(ctx, in)
-	if err != nil {
-		return types.CompletedPart{}, s3Error(err)
-	}
-	return types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.CopyPartResult.ETag}, nil
-}
-
-// copyRanges splits [0, size) into inclusive byte ranges of partSize, the
-// last one taking the remainder when that would be under S3's minimum part
-// size (so every range is at least 5 MiB when size is).
-func copyRanges(size, partSize int64) [][2]int64 {
-	var ranges [][2]int64
-	for start := int64(0); start < size; start += partSize {
-		end := min(start+partSize, size)
-		if size-end < minPartSize {
-			end = size
-		}
-		ranges = append(ranges, [2]int64{start, end - 1})
-		if end == size {
-			break
-		}
-	}
-	return ranges
 }
 
 // sliceWriter appends what is written to a byte slice.

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha1"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	ftpserver "github.com/fclairamb/ftpserverlib"
 
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
@@ -76,9 +76,9 @@ func (e *env) upload(t *testing.T, name string, data []byte) {
 	}
 }
 
-// writeThrough uploads data to name with GetHandle, in 32 KiB writes.
+// writeThrough uploads data to name with Fs.Upload, in 32 KiB writes.
 func writeThrough(fsys *storage.Fs, name string, data []byte) error {
-	h, err := fsys.GetHandle(name, writeFlags, 0)
+	h, err := fsys.Upload(name, writeFlags, 0)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func writeThrough(fsys *storage.Fs, name string, data []byte) error {
 // download reads name from offset through the Fs.
 func (e *env) download(t *testing.T, name string, offset int64) []byte {
 	t.Helper()
-	h, err := e.fs.GetHandle(name, readFlags, offset)
+	h, err := e.fs.Download(name, offset)
 	if err != nil {
 		t.Fatalf("open %s: %v", name, err)
 	}
@@ -297,18 +297,18 @@ func must(t *testing.T, what string, err error) {
 }
 
 // digest returns the hex digest of data with algo, computed here.
-func digest(algo ftpserver.HASHAlgo, data []byte) string {
+func digest(algo crypto.Hash, data []byte) string {
 	var h hash.Hash
 	switch algo {
-	case ftpserver.HASHAlgoCRC32:
+	case storage.CRC32:
 		h = crc32.NewIEEE()
-	case ftpserver.HASHAlgoMD5:
+	case crypto.MD5:
 		h = md5.New()
-	case ftpserver.HASHAlgoSHA1:
+	case crypto.SHA1:
 		h = sha1.New()
-	case ftpserver.HASHAlgoSHA256:
+	case crypto.SHA256:
 		h = sha256.New()
-	case ftpserver.HASHAlgoSHA512:
+	case crypto.SHA512:
 		h = sha512.New()
 	}
 	h.Write(data)

@@ -19,8 +19,9 @@ import (
 // and a directory is a marker object "a/" or any key starting with "a/". No
 // path reaches outside the prefix: ".." stops at "/".
 //
-// Fs also implements the ftpserverlib extensions GetHandle (streaming
-// transfers with a REST offset), ReadDir and RemoveDir.
+// Beyond afero, Fs gives streaming handles with a start offset (Download,
+// Upload), whole-directory listings (ReadDir), RemoveDir and digests
+// (ComputeHash); it knows nothing of FTP's protocol.
 //
 // An Fs keeps the context of the session it serves (afero's methods take
 // none); every S3 request derives its context from it.
@@ -307,6 +308,12 @@ func (f *Fs) removeAll(name string) error {
 	if err != nil {
 		return err
 	}
+	return f.deleteKeys(ctx, keys, dirOf(name))
+}
+
+// deleteKeys deletes keys, each with its own request deadline, then keeps
+// the directory dir (see keepDir).
+func (f *Fs) deleteKeys(ctx context.Context, keys []entry, dir string) error {
 	for _, k := range keys {
 		kctx, kcancel := f.reqCtx()
 		err := f.deleteKey(kctx, k.key)
@@ -315,7 +322,7 @@ func (f *Fs) removeAll(name string) error {
 			return err
 		}
 	}
-	return f.keepDir(ctx, dirOf(name))
+	return f.keepDir(ctx, dir)
 }
 
 // Chmod checks that name exists and otherwise does nothing: S3 objects have

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -13,15 +14,12 @@ import (
 	"testing"
 	"time"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
-
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
 
 const (
 	writeFlags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	readFlags  = os.O_RDONLY
 	mib        = 1 << 20
 )
 
@@ -70,6 +68,37 @@ var fsCases = []fsCase{
 			t.Errorf("stored %q, want %q", got, data)
 		}
 	}},
+	{name: "an upload's result names what was stored", set: smallParts, run: func(t *testing.T, e *env) {
+		for _, c := range []struct {
+			name    string
+			data    []byte
+			flags   int
+			digests bool // false: composed with the existing file, not all read
+		}{
+			{"/one.jpg", randBytes(1000), writeFlags, true},
+			{"/parts.mp4", randBytes(11 * mib), writeFlags, true},
+			{"/one.jpg", randBytes(10), os.O_WRONLY | os.O_APPEND, false},
+		} {
+			h, err := e.fs.Upload(c.name, c.flags, 0)
+			must(t, "open", err)
+			_, err = h.Write(c.data)
+			must(t, "write", err)
+			must(t, "close", h.Close())
+			r := h.Result()
+			fi, err := e.fs.Stat(c.name)
+			must(t, "stat", err)
+			if r.Key != e.prefix+strings.TrimPrefix(c.name, "/") || r.Size != fi.Size() {
+				t.Errorf("%s: result %q, %d bytes; want %q, %d", c.name, r.Key, r.Size, e.prefix+c.name[1:], fi.Size())
+			}
+			want := map[crypto.Hash]string{crypto.SHA256: digest(crypto.SHA256, c.data), storage.CRC32: digest(storage.CRC32, c.data)}
+			if !c.digests {
+				want = nil
+			}
+			if !reflect.DeepEqual(r.Digests, want) {
+				t.Errorf("%s: digests %v, want %v", c.name, r.Digests, want)
+			}
+		}
+	}},
 	{name: "empty file", run: func(t *testing.T, e *env) {
 		e.upload(t, "/empty", nil)
 		fi, err := e.fs.Stat("/empty")
@@ -112,9 +141,9 @@ var fsCases = []fsCase{
 				t.Errorf("offset %d: got %d bytes, want %d", off, len(got), len(data)-int(off))
 			}
 		}
-		_, err := e.fs.GetHandle("/f.bin", readFlags, 100001)
+		_, err := e.fs.Download("/f.bin", 100001)
 		wantErr(t, "offset past end", err, fs.ErrInvalid)
-		h, err := e.fs.GetHandle("/f.bin", readFlags, 10)
+		h, err := e.fs.Download("/f.bin", 10)
 		must(t, "open", err)
 		defer h.Close()
 		if _, err := h.Seek(20, io.SeekStart); err == nil {
@@ -122,26 +151,26 @@ var fsCases = []fsCase{
 		}
 	}},
 	{name: "download of missing file or directory fails before transfer", run: func(t *testing.T, e *env) {
-		_, err := e.fs.GetHandle("/nope", readFlags, 0)
+		_, err := e.fs.Download("/nope", 0)
 		wantErr(t, "missing", err, fs.ErrNotExist)
 		must(t, "mkdir", e.fs.Mkdir("/d", 0o755))
-		_, err = e.fs.GetHandle("/d", readFlags, 0)
+		_, err = e.fs.Download("/d", 0)
 		wantErr(t, "dir", err, storage.ErrIsDir)
 	}},
 	{name: "aborted upload leaves nothing", set: smallParts, run: func(t *testing.T, e *env) {
 		for _, size := range []int{1000, 12 * mib} {
-			h, err := e.fs.GetHandle("/partial.bin", writeFlags, 0)
+			h, err := e.fs.Upload("/partial.bin", writeFlags, 0)
 			must(t, "open", err)
 			_, err = h.Write(randBytes(size))
 			must(t, "write", err)
-			h.(interface{ TransferError(error) }).TransferError(errors.New("connection reset by peer"))
+			h.Abort(errors.New("connection reset by peer"))
 			err = h.Close()
 			wantErr(t, "close after TransferError", err, storage.ErrAborted)
 			e.nothingAt(t, "partial.bin")
 		}
 	}},
 	{name: "cancelled session aborts the upload", set: smallParts, run: func(t *testing.T, e *env) {
-		h, err := e.fs.GetHandle("/partial.bin", writeFlags, 0)
+		h, err := e.fs.Upload("/partial.bin", writeFlags, 0)
 		must(t, "open", err)
 		_, err = h.Write(randBytes(11 * mib))
 		must(t, "write", err)
@@ -168,14 +197,14 @@ var fsCases = []fsCase{
 	{name: "overwrite replaces only on completion", set: smallParts, run: func(t *testing.T, e *env) {
 		old := []byte("old content")
 		e.upload(t, "/latest.jpg", old)
-		h, err := e.fs.GetHandle("/latest.jpg", writeFlags, 0)
+		h, err := e.fs.Upload("/latest.jpg", writeFlags, 0)
 		must(t, "open", err)
 		_, err = h.Write(randBytes(6 * mib))
 		must(t, "write", err)
 		if got, _ := e.object("latest.jpg"); !bytes.Equal(got, old) {
 			t.Errorf("object changed before the upload completed")
 		}
-		h.(interface{ TransferError(error) }).TransferError(errors.New("ABOR"))
+		h.Abort(errors.New("ABOR"))
 		_ = h.Close()
 		if got, _ := e.object("latest.jpg"); !bytes.Equal(got, old) {
 			t.Errorf("aborted overwrite changed the object")
@@ -217,7 +246,7 @@ var fsCases = []fsCase{
 			if c.appe {
 				flags |= os.O_APPEND
 			}
-			h, err := e.fs.GetHandle(name, flags, c.offset)
+			h, err := e.fs.Upload(name, flags, c.offset)
 			must(t, c.name+": open", err)
 			if c.offset != 0 {
 				_, err := h.Seek(c.offset, io.SeekStart) // as ftpserverlib does after REST
@@ -234,16 +263,16 @@ var fsCases = []fsCase{
 			}
 		}
 		e.nothingAt(t, "none")
-		_, err := e.fs.GetHandle("/rest-small", os.O_WRONLY|os.O_CREATE, 1_000_000)
+		_, err := e.fs.Upload("/rest-small", os.O_WRONLY|os.O_CREATE, 1_000_000)
 		wantErr(t, "REST past the end", err, fs.ErrInvalid)
-		_, err = e.fs.GetHandle("/missing", os.O_WRONLY|os.O_CREATE, 10)
+		_, err = e.fs.Upload("/missing", os.O_WRONLY|os.O_CREATE, 10)
 		wantErr(t, "REST on a missing file", err, fs.ErrInvalid)
 	}},
 	{name: "APPE never mixes versions, and an aborted one changes nothing", set: smallParts, run: func(t *testing.T, e *env) {
 		for _, size := range []int{1000, 7 * mib} {
 			old, more := randBytes(size), randBytes(100)
 			e.upload(t, "/changing", old)
-			h, err := e.fs.GetHandle("/changing", os.O_WRONLY|os.O_APPEND, 0)
+			h, err := e.fs.Upload("/changing", os.O_WRONLY|os.O_APPEND, 0)
 			must(t, "open", err)
 			e.put(t, "changing", []byte("replaced meanwhile"))
 			_, _ = h.Write(more)
@@ -258,10 +287,10 @@ var fsCases = []fsCase{
 				t.Errorf("size %d: close error %v and an object of %d bytes: neither the appended snapshot nor the other writer's file", size, err, len(got))
 			}
 			before, _ := e.object("changing")
-			h, err = e.fs.GetHandle("/changing", os.O_WRONLY|os.O_APPEND, 0)
+			h, err = e.fs.Upload("/changing", os.O_WRONLY|os.O_APPEND, 0)
 			must(t, "open", err)
 			_, _ = h.Write(randBytes(100))
-			h.(interface{ TransferError(error) }).TransferError(errors.New("ABOR"))
+			h.Abort(errors.New("ABOR"))
 			_ = h.Close()
 			if after, _ := e.object("changing"); !bytes.Equal(after, before) {
 				t.Errorf("size %d: an aborted APPE changed the file", size)
@@ -276,17 +305,17 @@ var fsCases = []fsCase{
 		for _, c := range []struct {
 			name       string
 			data       []byte
-			algo       ftpserver.HASHAlgo
+			algo       crypto.Hash
 			start, end int64
 			wantGet    bool
 		}{
-			{"/small.jpg", small, ftpserver.HASHAlgoSHA256, 0, 100_000, false},
-			{"/small.jpg", small, ftpserver.HASHAlgoMD5, 0, 100_000, false},
-			{"/small.jpg", small, ftpserver.HASHAlgoCRC32, 0, 100_000, false},
-			{"/small.jpg", small, ftpserver.HASHAlgoSHA1, 0, 100_000, true},
-			{"/small.jpg", small, ftpserver.HASHAlgoSHA256, 10, 5000, true},
-			{"/big.mp4", big, ftpserver.HASHAlgoSHA256, 0, 12 * mib, true},
-			{"/big.mp4", big, ftpserver.HASHAlgoSHA512, 0, 12 * mib, true},
+			{"/small.jpg", small, crypto.SHA256, 0, 100_000, false},
+			{"/small.jpg", small, crypto.MD5, 0, 100_000, false},
+			{"/small.jpg", small, storage.CRC32, 0, 100_000, false},
+			{"/small.jpg", small, crypto.SHA1, 0, 100_000, true},
+			{"/small.jpg", small, crypto.SHA256, 10, 5000, true},
+			{"/big.mp4", big, crypto.SHA256, 0, 12 * mib, true},
+			{"/big.mp4", big, crypto.SHA512, 0, 12 * mib, true},
 		} {
 			e.rt.reset(nil)
 			got, err := e.fs.ComputeHash(c.name, c.algo, c.start, c.end)
@@ -298,16 +327,16 @@ var fsCases = []fsCase{
 				t.Errorf("%s algo %d [%d,%d): %d GETs, want reading %v", c.name, c.algo, c.start, c.end, gets, c.wantGet)
 			}
 		}
-		_, err := e.fs.ComputeHash("/small.jpg", ftpserver.HASHAlgoSHA256, 0, 200_000)
+		_, err := e.fs.ComputeHash("/small.jpg", crypto.SHA256, 0, 200_000)
 		wantErr(t, "hash past the end", err, fs.ErrInvalid)
 	}},
 	{name: "HASH of a multipart upload stored by copy", set: storage.Settings{PartSize: 5 * mib, MultipartHashes: storage.MultipartHashesCopy}, run: func(t *testing.T, e *env) {
 		big := randBytes(11 * mib)
 		e.upload(t, "/big.mp4", big)
 		e.rt.reset(nil)
-		got, err := e.fs.ComputeHash("/big.mp4", ftpserver.HASHAlgoSHA256, 0, int64(len(big)))
+		got, err := e.fs.ComputeHash("/big.mp4", crypto.SHA256, 0, int64(len(big)))
 		must(t, "hash", err)
-		if got != digest(ftpserver.HASHAlgoSHA256, big) {
+		if got != digest(crypto.SHA256, big) {
 			t.Errorf("sha256 = %s", got)
 		}
 		if gets := e.rt.snapshot()["GetObject"]; gets != 0 {

@@ -3,20 +3,18 @@ package storage
 import (
 	"io/fs"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 )
 
 var (
-	_ afero.File                  = (*reader)(nil)
-	_ afero.File                  = (*writer)(nil)
-	_ afero.File                  = (*dirHandle)(nil)
-	_ ftpserver.FileTransferError = (*writer)(nil)
+	_ afero.File = (*Download)(nil)
+	_ afero.File = (*Upload)(nil)
+	_ afero.File = (*dirHandle)(nil)
 )
 
 // handle holds what every open file shares and answers the afero.File methods
-// that do not apply to it with ErrUnsupported. The concrete handles (reader,
-// writer, dirHandle) override what they support.
+// that do not apply to it with ErrUnsupported. The concrete handles
+// (Download, Upload, dirHandle) override what they support.
 type handle struct {
 	name string // clean FTP path
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto"
 	"crypto/md5"  //nolint:gosec // MD5 is what FTP's MD5/XMD5 commands ask for
 	"crypto/sha1" //nolint:gosec // likewise XSHA1
 	"crypto/sha256"
@@ -11,12 +12,10 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
-	"io"
 	"io/fs"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	ftpserver "github.com/fclairamb/ftpserverlib"
 )
 
 // Object metadata (x-amz-meta-*) holding the digests of an upload, in hex.
@@ -81,25 +80,31 @@ func (s *uploadSums) metadata(body []byte) map[string]string {
 	return m
 }
 
-// hashAlgos maps ftpserverlib's algorithms to a hash and the metadata that
-// may hold it.
-var hashAlgos = map[ftpserver.HASHAlgo]struct {
+// CRC32 stands for the IEEE CRC-32 checksum (FTP's XCRC and HASH CRC32),
+// which crypto.Hash does not name. It is no registered crypto.Hash: only
+// this package's digest functions understand it.
+const CRC32 = crypto.Hash(1 << 16)
+
+// digests maps each algorithm this package computes to a hash and the
+// metadata that may hold it.
+var digests = map[crypto.Hash]struct {
 	newHash func() hash.Hash
 	meta    string
 }{
-	ftpserver.HASHAlgoCRC32:  {func() hash.Hash { return crc32.NewIEEE() }, metaCRC32},
-	ftpserver.HASHAlgoMD5:    {md5.New, metaMD5},
-	ftpserver.HASHAlgoSHA1:   {sha1.New, ""},
-	ftpserver.HASHAlgoSHA256: {sha256.New, metaSHA256},
-	ftpserver.HASHAlgoSHA512: {sha512.New, ""},
+	CRC32:         {func() hash.Hash { return crc32.NewIEEE() }, metaCRC32},
+	crypto.MD5:    {md5.New, metaMD5},
+	crypto.SHA1:   {sha1.New, ""},
+	crypto.SHA256: {sha256.New, metaSHA256},
+	crypto.SHA512: {sha512.New, ""},
 }
 
-// ComputeHash returns the hex digest of bytes [start, end) of the file at
-// name (ftpserverlib's ClientDriverExtensionHasher, for HASH, XSHA256,
-// XCRC, MD5...). For the whole file it answers from the digests stored at
+// ComputeHash returns the hex digest with algo (CRC32, crypto.MD5, SHA1,
+// SHA256 or SHA512; others are ErrUnsupported) of bytes [start, end) of the
+// file at name. For the whole file it answers from the digests stored at
 // upload when there are some; otherwise it streams the range through the
-// hash with one ranged GET, in bounded memory.
-func (f *Fs) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error) {
+// hash with one ranged GET, in bounded memory. A range outside the file is
+// fs.ErrInvalid.
+func (f *Fs) ComputeHash(name string, algo crypto.Hash, start, end int64) (string, error) {
 	sum, err := f.computeHash(name, algo, start, end)
 	if err != nil {
 		return "", pathError("hash", name, err)
@@ -107,8 +112,8 @@ func (f *Fs) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64)
 	return sum, nil
 }
 
-func (f *Fs) computeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error) {
-	a, ok := hashAlgos[algo]
+func (f *Fs) computeHash(name string, algo crypto.Hash, start, end int64) (string, error) {
+	a, ok := digests[algo]
 	if !ok {
 		return "", fmt.Errorf("%w: hash algorithm %d", ErrUnsupported, algo)
 	}
@@ -136,29 +141,6 @@ func (f *Fs) computeHash(name string, algo ftpserver.HASHAlgo, start, end int64)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// readRange copies bytes [start, end) of key, as long as its ETag is etag,
-// to w.
-func (f *Fs) readRange(key, etag string, start, end int64, w io.Writer) error {
-	ctx, cancel := context.WithCancel(f.ctx)
-	defer cancel()
-	out, err := f.svc.api.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: &f.bucket, Key: &key, IfMatch: aws.String(etag),
-		Range: aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
-	})
-	if err != nil {
-		return s3Error(err)
-	}
-	defer out.Body.Close()
-	n, err := io.Copy(w, out.Body)
-	if err != nil {
-		return s3Error(err)
-	}
-	if n != end-start {
-		return fmt.Errorf("%w: read %d bytes of %d", ErrBackend, n, end-start)
-	}
-	return nil
 }
 
 // storeHashesByCopy puts sums into the metadata of the completed multipart

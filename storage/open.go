@@ -5,35 +5,61 @@ import (
 	"io/fs"
 	"os"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 )
 
-// GetHandle opens the file at name for an FTP transfer (ftpserverlib's
-// ClientDriverExtentionFileTransfer). os.O_RDONLY opens a download starting
-// at offset (the REST offset); a write flag starts an upload that replaces
-// the file when the returned handle's Close succeeds; with os.O_APPEND (APPE)
-// or a non-zero offset (REST before STOR) it keeps the start of the existing
-// file and writes after it (see newAppender).
-func (f *Fs) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
-	h, err := f.open(name, flags, offset)
+// Download opens the file at name for reading from offset (the REST
+// offset). It fails before any data moves: fs.ErrNotExist for a missing
+// file, ErrIsDir for a directory, fs.ErrInvalid for an offset past the end.
+func (f *Fs) Download(name string, offset int64) (*Download, error) {
+	r, err := f.newReader(name, offset)
 	if err != nil {
 		return nil, pathError("open", name, err)
 	}
-	return h, nil
+	return r, nil
 }
 
-// OpenFile opens the file or directory at name, as GetHandle with offset 0;
-// a directory opened read-only can be listed with Readdir.
+// Upload starts an upload to the file at name that replaces it when the
+// returned Upload's Close succeeds. With os.O_APPEND in flags (APPE) or a
+// non-zero offset (REST before STOR) it keeps the start of the existing
+// file and writes after it (see newAppender). Other flags are ignored.
+func (f *Fs) Upload(name string, flags int, offset int64) (*Upload, error) {
+	w, err := f.upload(name, flags, offset)
+	if err != nil {
+		return nil, pathError("open", name, err)
+	}
+	return w, nil
+}
+
+func (f *Fs) upload(name string, flags int, offset int64) (*Upload, error) {
+	if isRoot(name) {
+		return nil, ErrIsDir
+	}
+	if flags&os.O_APPEND != 0 || offset != 0 {
+		return f.newAppender(name, offset, flags&os.O_APPEND != 0)
+	}
+	return f.newWriter(name)
+}
+
+// OpenFile opens the file at name as Download (flag read-only) or Upload (a
+// write flag) do with offset 0; a directory opened read-only can be listed
+// with Readdir.
 func (f *Fs) OpenFile(name string, flag int, _ os.FileMode) (afero.File, error) {
-	h, err := f.open(name, flag, 0)
-	if errors.Is(err, ErrIsDir) && flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
+		w, err := f.Upload(name, flag, 0)
+		if err != nil {
+			return nil, err // not a nil *Upload in a non-nil afero.File
+		}
+		return w, nil
+	}
+	r, err := f.newReader(name, 0)
+	if errors.Is(err, ErrIsDir) {
 		return &dirHandle{handle: handle{name: clean(name)}, fs: f}, nil
 	}
 	if err != nil {
 		return nil, pathError("open", name, err)
 	}
-	return h, nil
+	return r, nil
 }
 
 // Open opens name for reading.
@@ -42,25 +68,6 @@ func (f *Fs) Open(name string) (afero.File, error) { return f.OpenFile(name, os.
 // Create starts an upload that replaces the file at name when closed.
 func (f *Fs) Create(name string) (afero.File, error) {
 	return f.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0)
-}
-
-// fileTransfer is what open returns: an afero.File usable as an FTP transfer.
-type fileTransfer interface {
-	afero.File
-	ftpserver.FileTransfer
-}
-
-func (f *Fs) open(name string, flags int, offset int64) (fileTransfer, error) {
-	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
-		return f.newReader(name, offset)
-	}
-	if isRoot(name) {
-		return nil, ErrIsDir
-	}
-	if flags&os.O_APPEND != 0 || offset != 0 {
-		return f.newAppender(name, offset, flags&os.O_APPEND != 0)
-	}
-	return f.newWriter(name)
 }
 
 // dirHandle is a directory opened with Open, for afero callers that list

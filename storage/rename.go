@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Rename moves the file or directory at oldname to newname (FTP RNFR/RNTO).
@@ -101,15 +100,7 @@ func (f *Fs) renameDir(oldname, newname, oldPrefix, newPrefix string) error {
 			return err
 		}
 	}
-	for _, k := range keys {
-		kctx, kcancel := f.reqCtx()
-		err := f.deleteKey(kctx, k.key)
-		kcancel()
-		if err != nil {
-			return err
-		}
-	}
-	return f.keepDir(ctx, dirOf(oldname))
+	return f.deleteKeys(ctx, keys, dirOf(oldname))
 }
 
 // undoCopies deletes the copies made of keys by an interrupted directory move.
@@ -148,27 +139,4 @@ func (f *Fs) copyObject(srcKey, dstKey string, size int64) error {
 		Bucket: &f.bucket, Key: &dstKey, CopySource: aws.String(f.copySource(srcKey)),
 	})
 	return s3Error(err)
-}
-
-// multipartCopy copies srcKey to dstKey with UploadPartCopy in ranges of
-// copyPartSize, aborting the upload on failure.
-func (f *Fs) multipartCopy(srcKey, dstKey string, size int64) error {
-	ctx, cancel := f.reqCtx()
-	out, err := f.svc.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &dstKey})
-	cancel()
-	if err != nil {
-		return s3Error(err)
-	}
-	mp := &multipart{fs: f, key: dstKey, id: aws.ToString(out.UploadId)}
-	var parts []types.CompletedPart
-	for i, r := range copyRanges(size, f.svc.copyPartSize) {
-		part, err := mp.copyPart(f.ctx, int32(i+1), f.copySource(srcKey), "", r[0], r[1])
-		if err != nil {
-			mp.abort()
-			return err
-		}
-		parts = append(parts, part)
-	}
-	_, err = mp.complete(f.ctx, parts)
-	return err
 }

@@ -3,8 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"mime"
@@ -17,15 +17,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// writer streams an upload into S3. Data fills a part buffer; a file that fits
+// Upload streams an upload into S3: Write, then Close to store it, or
+// Abort and Close to discard it. Data fills a part buffer; a file that fits
 // in one buffer is sent as a single PutObject at Close, a larger one becomes a
 // multipart upload whose parts are sent by up to Settings.Concurrency
 // goroutines while the next buffer fills. The first buffer starts small and
 // doubles as data comes (up to 1 MiB), so a 200 KB camera picture takes
 // 256 KiB, not a whole part. Nothing is visible in S3 until Close succeeds; after
-// TransferError, a failed part or a cancelled session, Close aborts the
-// multipart upload and returns the error.
-type writer struct {
+// Abort, a failed part or a cancelled session, Close aborts the multipart
+// upload and returns the error. An Upload is used by one goroutine at a time.
+type Upload struct {
 	handle
 	fs     *Fs
 	key    string
@@ -44,19 +45,19 @@ type writer struct {
 	mu       sync.Mutex
 	parts    []types.CompletedPart
 	err      error // first failure of a part
-	transfer error // set by TransferError
+	transfer error // set by Abort
 	closed   bool
 }
 
 // newWriter starts an upload to the file at name. The key is checked now so
 // a bad name fails before the data connection opens.
-func (f *Fs) newWriter(name string) (*writer, error) {
+func (f *Fs) newWriter(name string) (*Upload, error) {
 	key, err := f.jail.key(name)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(f.ctx)
-	return &writer{
+	return &Upload{
 		handle: handle{name: clean(name)},
 		fs:     f,
 		key:    key,
@@ -71,7 +72,7 @@ func (f *Fs) newWriter(name string) (*writer, error) {
 
 // Write buffers p, sending each full part as more data arrives. It returns
 // the first upload failure, so a transfer stops early when S3 does.
-func (w *writer) Write(p []byte) (int, error) {
+func (w *Upload) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, w.pathErr(fs.ErrClosed)
 	}
@@ -118,7 +119,7 @@ const (
 // PartSize, reused from an uploaded part when one is back. With at most
 // Settings.Concurrency parts in flight and one filling, an upload never
 // holds more than Concurrency+1 of them.
-func (w *writer) grow() {
+func (w *Upload) grow() {
 	var old []byte
 	if w.buf != nil {
 		old = *w.buf
@@ -140,22 +141,24 @@ func (w *writer) grow() {
 }
 
 // WriteAt returns ErrUnsupported: uploads are sequential streams.
-func (w *writer) WriteAt([]byte, int64) (int, error) { return 0, w.pathErr(ErrUnsupported) }
+func (w *Upload) WriteAt([]byte, int64) (int, error) { return 0, w.pathErr(ErrUnsupported) }
 
 // WriteString writes s.
-func (w *writer) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+func (w *Upload) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
 // Seek accepts only a no-op: the position is always the end of what was written.
-func (w *writer) Seek(offset int64, whence int) (int64, error) {
+func (w *Upload) Seek(offset int64, whence int) (int64, error) {
 	if (whence == 0 && offset == w.size) || (whence == 1 && offset == 0) {
 		return w.size, nil
 	}
 	return 0, w.pathErr(ErrUnsupported)
 }
 
-// TransferError records that the FTP transfer was interrupted (ABOR, a reset
-// data connection, an I/O error): Close will abort the upload, not complete it.
-func (w *writer) TransferError(err error) {
+// Abort records that the transfer feeding the upload was interrupted (ABOR,
+// a reset data connection, an I/O error) for reason err: the parts in flight
+// are cancelled, and Close, which must still be called, aborts the upload
+// instead of completing it and returns an error wrapping ErrAborted.
+func (w *Upload) Abort(err error) {
 	w.mu.Lock()
 	if w.transfer == nil {
 		w.transfer = fmt.Errorf("%w: %w", ErrAborted, err)
@@ -165,7 +168,7 @@ func (w *writer) TransferError(err error) {
 }
 
 // failure returns why the upload cannot complete, or nil.
-func (w *writer) failure() error {
+func (w *Upload) failure() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -181,7 +184,7 @@ func (w *writer) failure() error {
 }
 
 // fail records the first part failure and cancels the rest of the upload.
-func (w *writer) fail(err error) {
+func (w *Upload) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
@@ -193,7 +196,7 @@ func (w *writer) fail(err error) {
 // sendPart hands the buffer to a goroutine that uploads it as the next part,
 // starting the multipart upload first if needed. It blocks while
 // Settings.Concurrency parts are already in flight.
-func (w *writer) sendPart() error {
+func (w *Upload) sendPart() error {
 	if w.mp == nil {
 		mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType(), true)
 		if err != nil {
@@ -222,7 +225,7 @@ func (w *writer) sendPart() error {
 // the caller took: send makes it, and the part is kept for the completion
 // or its error fails the upload. done, if not nil, runs before the slot is
 // released.
-func (w *writer) goPart(send func() (types.CompletedPart, error), done func()) {
+func (w *Upload) goPart(send func() (types.CompletedPart, error), done func()) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -247,7 +250,7 @@ func (w *writer) goPart(send func() (types.CompletedPart, error), done func()) {
 // instead and returns why; the client must then get an error reply, never a
 // success. Once the commit request is sent it is carried through even if the
 // session ends meanwhile, so what is stored always matches what Close returns.
-func (w *writer) Close() error {
+func (w *Upload) Close() error {
 	if w.closed {
 		return w.pathErr(fs.ErrClosed)
 	}
@@ -261,7 +264,7 @@ func (w *writer) Close() error {
 	return nil
 }
 
-func (w *writer) finish() error {
+func (w *Upload) finish() error {
 	if err := w.failure(); err != nil {
 		w.abort()
 		return err
@@ -299,7 +302,7 @@ func (w *writer) finish() error {
 
 // abort stops the parts in flight, waits for them and aborts the multipart
 // upload, so no part is left stored.
-func (w *writer) abort() {
+func (w *Upload) abort() {
 	w.cancel()
 	w.wg.Wait()
 	if w.mp != nil {
@@ -307,7 +310,7 @@ func (w *writer) abort() {
 	}
 }
 
-func (w *writer) contentType() string {
+func (w *Upload) contentType() string {
 	if t := mime.TypeByExtension(path.Ext(w.key)); t != "" {
 		return t
 	}
@@ -329,91 +332,25 @@ func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte
 	return s3Error(err)
 }
 
-// multipart is one multipart upload in progress.
-type multipart struct {
-	fs  *Fs
-	key string
-	id  string
-	// crc32 is true when the upload announced CRC32 part checksums, which
-	// then go with every part and back in the completion.
-	crc32 bool
+// UploadResult is what an upload stored: its key, its size, and the
+// digests computed as it streamed, in hex, by algorithm (crypto.SHA256 and
+// CRC32; none for an upload composed with an existing object, whose kept
+// bytes were not read).
+type UploadResult struct {
+	Key     string
+	Size    int64
+	Digests map[crypto.Hash]string
 }
 
-// createMultipart starts a multipart upload of key. With crc32 (and
-// Settings.Checksums ChecksumsSupported) it announces CRC32 part checksums.
-func (f *Fs) createMultipart(ctx context.Context, key, contentType string, crc32 bool) (*multipart, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.svc.set.RequestTimeout)
-	defer cancel()
-	crc32 = crc32 && f.svc.set.Checksums == ChecksumsSupported
-	in := &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &key, ContentType: &contentType}
-	if crc32 {
-		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
-	}
-	out, err := f.svc.api.CreateMultipartUpload(ctx, in)
-	if err != nil {
-		return nil, s3Error(err)
-	}
-	return &multipart{fs: f, key: key, id: aws.ToString(out.UploadId), crc32: crc32}, nil
-}
-
-// uploadPart sends body as part num.
-func (m *multipart) uploadPart(ctx context.Context, num int32, body []byte) (types.CompletedPart, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
-	defer cancel()
-	in := &s3.UploadPartInput{
-		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id, PartNumber: aws.Int32(num),
-		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
-	}
-	if m.crc32 {
-		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
-	}
-	out, err := m.fs.svc.api.UploadPart(ctx, in)
-	if err != nil {
-		return types.CompletedPart{}, s3Error(err)
-	}
-	part := types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag}
-	if m.crc32 {
-		part.ChecksumCRC32 = out.ChecksumCRC32
-	}
-	return part, nil
-}
-
-// complete assembles the parts into the object, aborting the upload if S3
-// refuses, and returns the object's ETag.
-func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
-	defer cancel()
-	out, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
-	if err != nil {
-		m.abort()
-		return "", s3Error(err)
-	}
-	return aws.ToString(out.ETag), nil
-}
-
-// abort discards the upload and its parts. It uses a fresh context so it
-// still runs when the session's has been cancelled; a failure is logged (the
-// bucket's lifecycle rules are then the last resort).
-func (m *multipart) abort() {
-	ctx, cancel := context.WithTimeout(context.Background(), m.fs.svc.set.RequestTimeout)
-	defer cancel()
-	_, err := m.fs.svc.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
-	})
-	if err != nil && !errors.Is(s3Error(err), fs.ErrNotExist) {
-		m.fs.log.Error("could not abort multipart upload", "key", m.key, "upload_id", m.id, "err", err)
-	}
-}
-
-// UploadResult describes the upload once Close has succeeded: its key, its
-// size, and its SHA-256 in hex ("" when not computed, for an upload composed
-// with an existing object).
-func (w *writer) UploadResult() (key string, size int64, sha256 string) {
+// Result describes the upload; it is what was stored once Close has
+// returned nil.
+func (w *Upload) Result() UploadResult {
+	r := UploadResult{Key: w.key, Size: w.size}
 	if w.sums != nil {
-		sha256 = hex.EncodeToString(w.sums.sha256.Sum(nil))
+		r.Digests = map[crypto.Hash]string{
+			crypto.SHA256: hex.EncodeToString(w.sums.sha256.Sum(nil)),
+			CRC32:         hex.EncodeToString(w.sums.crc32.Sum(nil)),
+		}
 	}
-	return w.key, w.size, sha256
+	return r
 }

@@ -1,0 +1,161 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// This file holds every multipart request the package makes: create, upload
+// part, upload part copy, complete and abort. Uploads (upload.go) send their
+// parts through it, APPE/REST compose (append.go) copies the kept bytes
+// through it, and renames of objects above the single-copy limit
+// (rename.go) copy through it.
+
+// multipart is one multipart upload in progress.
+type multipart struct {
+	fs  *Fs
+	key string
+	id  string
+	// crc32 is true when the upload announced CRC32 part checksums, which
+	// then go with every part and back in the completion.
+	crc32 bool
+}
+
+// createMultipart starts a multipart upload of key, with contentType unless
+// it is "". With crc32 (and Settings.Checksums ChecksumsSupported) it
+// announces CRC32 part checksums.
+func (f *Fs) createMultipart(ctx context.Context, key, contentType string, crc32 bool) (*multipart, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.svc.set.RequestTimeout)
+	defer cancel()
+	crc32 = crc32 && f.svc.set.Checksums == ChecksumsSupported
+	in := &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &key}
+	if contentType != "" {
+		in.ContentType = &contentType
+	}
+	if crc32 {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	out, err := f.svc.api.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return nil, s3Error(err)
+	}
+	return &multipart{fs: f, key: key, id: aws.ToString(out.UploadId), crc32: crc32}, nil
+}
+
+// uploadPart sends body as part num.
+func (m *multipart) uploadPart(ctx context.Context, num int32, body []byte) (types.CompletedPart, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
+	defer cancel()
+	in := &s3.UploadPartInput{
+		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id, PartNumber: aws.Int32(num),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	}
+	if m.crc32 {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	out, err := m.fs.svc.api.UploadPart(ctx, in)
+	if err != nil {
+		return types.CompletedPart{}, s3Error(err)
+	}
+	part := types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag}
+	if m.crc32 {
+		part.ChecksumCRC32 = out.ChecksumCRC32
+	}
+	return part, nil
+}
+
+// copyPart makes part num of bytes [start, end] of source, which must still
+// have etag unless etag is "".
+func (m *multipart) copyPart(ctx context.Context, num int32, source, etag string, start, end int64) (types.CompletedPart, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
+	defer cancel()
+	in := &s3.UploadPartCopyInput{
+		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id, PartNumber: aws.Int32(num),
+		CopySource:      aws.String(source),
+		CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", start, end)),
+	}
+	if etag != "" {
+		in.CopySourceIfMatch = aws.String(etag)
+	}
+	out, err := m.fs.svc.api.UploadPartCopy(ctx, in)
+	if err != nil {
+		return types.CompletedPart{}, s3Error(err)
+	}
+	return types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.CopyPartResult.ETag}, nil
+}
+
+// complete assembles the parts into the object, aborting the upload if S3
+// refuses, and returns the object's ETag.
+func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
+	defer cancel()
+	out, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		m.abort()
+		return "", s3Error(err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// abort discards the upload and its parts. It uses a fresh context so it
+// still runs when the session's has been cancelled; a failure is logged (the
+// bucket's lifecycle rules are then the last resort).
+func (m *multipart) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), m.fs.svc.set.RequestTimeout)
+	defer cancel()
+	_, err := m.fs.svc.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
+	})
+	if err != nil && !errors.Is(s3Error(err), fs.ErrNotExist) {
+		m.fs.log.Error("could not abort multipart upload", "key", m.key, "upload_id", m.id, "err", err)
+	}
+}
+
+// multipartCopy copies srcKey (of size bytes) to dstKey with UploadPartCopy
+// in ranges of copyPartSize, one after the other, aborting the upload on
+// failure (for objects above the single-copy limit).
+func (f *Fs) multipartCopy(srcKey, dstKey string, size int64) error {
+	mp, err := f.createMultipart(f.ctx, dstKey, "", false)
+	if err != nil {
+		return err
+	}
+	var parts []types.CompletedPart
+	for i, r := range copyRanges(size, f.svc.copyPartSize) {
+		part, err := mp.copyPart(f.ctx, int32(i+1), f.copySource(srcKey), "", r[0], r[1])
+		if err != nil {
+			mp.abort()
+			return err
+		}
+		parts = append(parts, part)
+	}
+	_, err = mp.complete(f.ctx, parts)
+	return err
+}
+
+// copyRanges splits [0, size) into inclusive byte ranges of partSize, the
+// last one taking the remainder when that would be under S3's minimum part
+// size (so every range is at least 5 MiB when size is).
+func copyRanges(size, partSize int64) [][2]int64 {
+	var ranges [][2]int64
+	for start := int64(0); start < size; start += partSize {
+		end := min(start+partSize, size)
+		if size-end < minPartSize {
+			end = size
+		}
+		ranges = append(ranges, [2]int64{start, end - 1})
+		if end == size {
+			break
+		}
+	}
+	return ranges
+}
