@@ -35,12 +35,8 @@ func (nopActivity) Failure(string, string, time.Time)       {}
 func (s *Server) recordTransfer(t *transfer, op, result string, err error) {
 	user := t.drv.sess.user
 	switch {
-	case result == "ok" && t.upload:
-		size := t.bytes.Load()
-		if r, ok := t.FileTransfer.(uploadResult); ok {
-			_, size, _ = r.UploadResult()
-		}
-		s.activity.Upload(user, t.name, size, time.Now())
+	case result == "ok" && t.up != nil:
+		s.activity.Upload(user, t.name, t.up.Result().Size, time.Now())
 	case result != "ok":
 		if err == nil {
 			err = t.interrupt

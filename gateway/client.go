@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"crypto"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -12,20 +14,24 @@ import (
 
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/gateway/events"
+	"github.com/s3ftp/s3ftp/storage"
 )
 
-// FileSystem is what a session works on: an afero.Fs plus the ftpserverlib
-// extensions for streaming transfers, listings, RMD and HASH. *storage.Fs is
-// one.
+// FileSystem is what a session works on: an afero.Fs plus streaming
+// transfers with a start offset, whole listings, RMD, digests and object
+// keys. *storage.Fs is one; the gateway adapts it to ftpserverlib.
 type FileSystem interface {
 	afero.Fs
-	GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error)
+	Download(name string, offset int64) (*storage.Download, error)
+	Upload(name string, flags int, offset int64) (*storage.Upload, error)
 	ReadDir(name string) ([]fs.FileInfo, error)
 	RemoveDir(name string) error
-	ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error)
+	ComputeHash(name string, algo crypto.Hash, start, end int64) (string, error)
 	// Key returns the object key of the file at name.
 	Key(name string) (string, error)
 }
+
+var _ FileSystem = (*storage.Fs)(nil)
 
 // clientDriver is the ftpserverlib ClientDriver of one logged-in session. It
 // checks the user's permissions before any storage call, converts errors into
@@ -49,6 +55,40 @@ var (
 	_ ftpserver.ClientDriverExtensionAllocate     = (*clientDriver)(nil)
 )
 
+// command says how run treats one FTP command.
+type command struct {
+	op       string           // its name in logs and replies
+	need     auth.Permissions // the permissions the user must hold
+	transfer bool             // refused while the server shuts down
+	change   bool             // it changes the file system: one log line
+	// check, when not nil, may refuse the command after the permissions
+	// and before the call (the overwrite rule).
+	check func(name string) error
+}
+
+// run is the one path of every command: the client's name decoded, the
+// shutdown and the permissions checked, call made on the decoded name, a
+// change logged (with logArgs), and its error turned into a reply.
+func (d *clientDriver) run(c command, rawName string, call func(name string) error, logArgs ...any) error {
+	name := d.names.decode(rawName)
+	if c.transfer && d.srv.draining.Load() {
+		return errShuttingDown
+	}
+	if err := d.require(name, c.need); err != nil {
+		return err
+	}
+	if c.check != nil {
+		if err := c.check(name); err != nil {
+			return err
+		}
+	}
+	err := call(name)
+	if c.change {
+		d.sess.logChange(err, c.op, name, logArgs...)
+	}
+	return d.reply(c.op, name, err)
+}
+
 // reply converts err for the client, logging it when it is not the client's doing.
 func (d *clientDriver) reply(op, name string, err error) error {
 	r, report := toReply(err)
@@ -63,7 +103,7 @@ func (d *clientDriver) require(name string, want auth.Permissions) error {
 	if d.perms.Has(want) {
 		return nil
 	}
-	d.sess.log.Info("permission denied", "path", name, "need", want.String())
+	d.sess.log.Info("permission denied", "path", name, "need", (want &^ d.perms).String())
 	return errPermission
 }
 
@@ -76,34 +116,52 @@ func (d *clientDriver) canSeeFiles() bool {
 // Name returns the underlying file system's name.
 func (d *clientDriver) Name() string { return d.fs.Name() }
 
-// Stat describes name. Directories are visible to every user (so CWD works
-// for upload-only accounts); files only to users who may see files.
-func (d *clientDriver) Stat(name string) (fs.FileInfo, error) {
-	arg := name
-	name = d.names.decode(name)
-	fi, err := d.fs.Stat(name)
-	if err != nil {
-		if dir, ok := d.statPattern(arg, name, err); ok {
-			return dir, nil
+// Stat describes the file or directory arg names. Directories are visible
+// to every user (so CWD works for upload-only accounts); files only to users
+// who may see files. For LIST and NLST, an arg that names nothing but ends
+// in a pattern is a directory standing for the matches (see statPattern).
+func (d *clientDriver) Stat(arg string) (fi fs.FileInfo, err error) {
+	var pattern fs.FileInfo
+	err = d.run(command{op: "stat"}, arg, func(name string) error {
+		fi, err = d.stat(name)
+		if err != nil {
+			if dir, ok := d.statPattern(arg, name, err); ok {
+				pattern = dir
+				return nil
+			}
 		}
-		return nil, d.reply("stat", name, err)
-	}
-	if !fi.IsDir() && !d.canSeeFiles() {
-		return nil, errPermission
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case pattern != nil:
+		return pattern, nil
 	}
 	return d.names.listing([]fs.FileInfo{fi})[0], nil
 }
 
-// ReadDir lists a directory, or the entries that match a pattern Stat
-// found; it needs the list permission.
-func (d *clientDriver) ReadDir(name string) ([]fs.FileInfo, error) {
-	name, pattern := d.listTarget(name)
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermList); err != nil {
+// stat is Stat of a decoded name.
+func (d *clientDriver) stat(name string) (fs.FileInfo, error) {
+	fi, err := d.fs.Stat(name)
+	if err != nil {
 		return nil, err
 	}
-	infos, err := d.fs.ReadDir(name)
-	return d.names.listing(pattern.filter(infos)), d.reply("list", name, err)
+	if !fi.IsDir() && !d.canSeeFiles() {
+		return nil, errPermission
+	}
+	return fi, nil
+}
+
+// ReadDir lists a directory, or the entries that match a pattern Stat
+// found; it needs the list permission.
+func (d *clientDriver) ReadDir(arg string) (infos []fs.FileInfo, err error) {
+	dir, pattern := d.listTarget(arg)
+	err = d.run(command{op: "list", need: auth.PermList}, dir, func(name string) error {
+		infos, err = d.fs.ReadDir(name)
+		return err
+	})
+	return d.names.listing(pattern.filter(infos)), err
 }
 
 // Open opens a directory for listing (list permission) or a file for download.
@@ -111,18 +169,17 @@ func (d *clientDriver) Open(name string) (afero.File, error) {
 	return d.OpenFile(name, os.O_RDONLY, 0)
 }
 
-// OpenFile opens name like GetHandle, or a directory for listing.
-func (d *clientDriver) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
-	name = d.names.decode(name)
-	want := auth.PermDownload
-	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
-		want = auth.PermUpload
-	}
-	if err := d.require(name, want); err != nil {
+// OpenFile opens name with the rules of GetHandle (offset 0), or a
+// directory for listing; the file is not accounted as a transfer.
+func (d *clientDriver) OpenFile(name string, flag int, perm os.FileMode) (f afero.File, err error) {
+	err = d.run(d.openCommand(flag, 0), name, func(name string) error {
+		f, err = d.fs.OpenFile(name, flag, perm)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	f, err := d.fs.OpenFile(name, flag, perm)
-	return f, d.reply("open", name, err)
+	return f, nil
 }
 
 // Create starts an upload to name.
@@ -130,38 +187,47 @@ func (d *clientDriver) Create(name string) (afero.File, error) {
 	return d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0)
 }
 
-// GetHandle opens a transfer: RETR needs download; STOR needs upload, and
-// overwrite when a file is already there (checked only for users without the
-// overwrite permission, so the usual upload costs no extra S3 request).
-func (d *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
-	name = d.names.decode(name)
-	if d.srv.draining.Load() {
-		return nil, errShuttingDown
-	}
-	upload := flags&(os.O_WRONLY|os.O_RDWR) != 0
-	if !upload {
-		if err := d.require(name, auth.PermDownload); err != nil {
-			return nil, err
-		}
-	} else {
-		if err := d.require(name, auth.PermUpload); err != nil {
-			return nil, err
-		}
-		if flags&os.O_APPEND != 0 || offset > 0 {
-			if err := d.require(name, auth.PermOverwrite); err != nil {
-				return nil, err
+// GetHandle opens a transfer (RETR, STOR, APPE) with the rules of
+// openCommand.
+func (d *clientDriver) GetHandle(name string, flags int, offset int64) (t ftpserver.FileTransfer, err error) {
+	err = d.run(d.openCommand(flags, offset), name, func(name string) error {
+		if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
+			h, err := d.fs.Download(name, offset)
+			if err == nil {
+				t = newTransfer(d, h, nil, name, offset)
 			}
-		} else if !d.perms.Has(auth.PermOverwrite) {
-			if err := d.refuseOverwrite(name); err != nil {
-				return nil, err
-			}
+			return err
 		}
-	}
-	h, err := d.fs.GetHandle(name, flags, offset)
+		h, err := d.fs.Upload(name, flags, offset)
+		if err == nil {
+			t = newTransfer(d, h, h, name, offset)
+		}
+		return err
+	})
 	if err != nil {
-		return nil, d.reply("open", name, err)
+		return nil, err
 	}
-	return newTransfer(d, h, name, upload, offset), nil
+	return t, nil
+}
+
+// openCommand is the command that opens a file with flags at offset. It is
+// refused during a shutdown. A download needs the download permission; an
+// upload needs upload, and overwrite for APPE or a REST offset, or when a
+// file is already there (checked only for users without the overwrite
+// permission, so the usual upload costs no extra S3 request).
+func (d *clientDriver) openCommand(flags int, offset int64) command {
+	c := command{op: "open", need: auth.PermDownload, transfer: true}
+	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
+		return c
+	}
+	c.need = auth.PermUpload
+	switch {
+	case flags&os.O_APPEND != 0 || offset > 0:
+		c.need |= auth.PermOverwrite
+	case !d.perms.Has(auth.PermOverwrite):
+		c.check = d.refuseOverwrite
+	}
+	return c
 }
 
 // refuseOverwrite returns a permission error if a file exists at name.
@@ -181,124 +247,111 @@ func (d *clientDriver) refuseOverwrite(name string) error {
 
 // Mkdir creates a directory; it needs the mkdir permission.
 func (d *clientDriver) Mkdir(name string, perm os.FileMode) error {
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermMkdir); err != nil {
-		return err
-	}
-	err := d.fs.Mkdir(name, perm)
-	d.sess.logChange(err, "mkdir", name)
-	return d.reply("mkdir", name, err)
+	return d.run(command{op: "mkdir", need: auth.PermMkdir, change: true}, name, func(name string) error {
+		return d.fs.Mkdir(name, perm)
+	})
 }
 
 // MkdirAll creates a directory unless it exists; it needs the mkdir permission.
 func (d *clientDriver) MkdirAll(name string, perm os.FileMode) error {
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermMkdir); err != nil {
-		return err
-	}
-	err := d.fs.MkdirAll(name, perm)
-	d.sess.logChange(err, "mkdir", name)
-	return d.reply("mkdir", name, err)
+	return d.run(command{op: "mkdir", need: auth.PermMkdir, change: true}, name, func(name string) error {
+		return d.fs.MkdirAll(name, perm)
+	})
 }
 
 // Remove deletes a file (DELE); it needs the delete permission.
 func (d *clientDriver) Remove(name string) error {
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermDelete); err != nil {
-		return err
-	}
-	err := d.fs.Remove(name)
-	d.sess.logChange(err, "delete", name)
-	if err == nil {
+	return d.run(command{op: "delete", need: auth.PermDelete, change: true}, name, func(name string) error {
+		if err := d.fs.Remove(name); err != nil {
+			return err
+		}
 		key, _ := d.fs.Key(name)
 		d.srv.events.Publish(d.event(events.TypeDelete, name, key))
-	}
-	return d.reply("delete", name, err)
+		return nil
+	})
 }
 
 // RemoveDir deletes an empty directory (RMD); it needs the rmdir permission.
 func (d *clientDriver) RemoveDir(name string) error {
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermRmdir); err != nil {
-		return err
-	}
-	err := d.fs.RemoveDir(name)
-	d.sess.logChange(err, "rmdir", name)
-	return d.reply("rmdir", name, err)
+	return d.run(command{op: "rmdir", need: auth.PermRmdir, change: true}, name, d.fs.RemoveDir)
 }
 
 // RemoveAll deletes a tree (SITE RMDIR); it needs both delete and rmdir.
 func (d *clientDriver) RemoveAll(name string) error {
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermDelete|auth.PermRmdir); err != nil {
-		return err
-	}
-	err := d.fs.RemoveAll(name)
-	d.sess.logChange(err, "rmtree", name)
-	return d.reply("rmtree", name, err)
+	return d.run(command{op: "rmtree", need: auth.PermDelete | auth.PermRmdir, change: true}, name, d.fs.RemoveAll)
 }
 
 // Rename moves a file or directory (RNFR/RNTO); it needs the rename
 // permission, and overwrite when it would replace a file.
 func (d *clientDriver) Rename(oldname, newname string) error {
-	oldname = d.names.decode(oldname)
 	newname = d.names.decode(newname)
-	if err := d.require(oldname, auth.PermRename); err != nil {
-		return err
-	}
+	c := command{op: "rename", need: auth.PermRename, change: true}
 	if !d.perms.Has(auth.PermOverwrite) {
-		if err := d.refuseOverwrite(newname); err != nil {
+		c.check = func(string) error { return d.refuseOverwrite(newname) }
+	}
+	return d.run(c, oldname, func(oldname string) error {
+		if err := d.fs.Rename(oldname, newname); err != nil {
 			return err
 		}
-	}
-	err := d.fs.Rename(oldname, newname)
-	d.sess.logChange(err, "rename", oldname, "to", path.Clean(newname))
-	if err == nil {
 		oldKey, _ := d.fs.Key(oldname)
 		newKey, _ := d.fs.Key(newname)
 		e := d.event(events.TypeRename, newname, newKey)
 		e.OldKey, e.OldPath = oldKey, path.Clean("/"+oldname)
 		d.srv.events.Publish(e)
-	}
-	return d.reply("rename", oldname, err)
+		return nil
+	}, "to", path.Clean(newname))
 }
 
-// Chmod accepts SITE CHMOD as a no-op on an existing file or directory.
+// Chmod accepts SITE CHMOD as a no-op on an existing file or directory the
+// user may see.
 func (d *clientDriver) Chmod(name string, mode os.FileMode) error {
-	name = d.names.decode(name)
-	if _, err := d.Stat(name); err != nil {
-		return err
-	}
-	return d.reply("chmod", name, d.fs.Chmod(name, mode))
+	return d.run(command{op: "chmod"}, name, func(name string) error {
+		if _, err := d.stat(name); err != nil {
+			return err
+		}
+		return d.fs.Chmod(name, mode)
+	})
 }
 
-// Chown accepts SITE CHOWN as a no-op on an existing file or directory.
+// Chown accepts SITE CHOWN as a no-op on an existing file or directory the
+// user may see.
 func (d *clientDriver) Chown(name string, uid, gid int) error {
-	name = d.names.decode(name)
-	if _, err := d.Stat(name); err != nil {
-		return err
-	}
-	return d.reply("chown", name, d.fs.Chown(name, uid, gid))
+	return d.run(command{op: "chown"}, name, func(name string) error {
+		if _, err := d.stat(name); err != nil {
+			return err
+		}
+		return d.fs.Chown(name, uid, gid)
+	})
 }
 
 // Chtimes (MFMT) needs the overwrite permission; S3 itself refuses it.
 func (d *clientDriver) Chtimes(name string, atime, mtime time.Time) error {
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermOverwrite); err != nil {
-		return err
-	}
-	return d.reply("chtimes", name, d.fs.Chtimes(name, atime, mtime))
+	return d.run(command{op: "chtimes", need: auth.PermOverwrite}, name, func(name string) error {
+		return d.fs.Chtimes(name, atime, mtime)
+	})
 }
 
 // ComputeHash answers HASH, XSHA256, XCRC, MD5...: it needs the download
 // permission, as the digest tells about the content.
-func (d *clientDriver) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error) {
-	name = d.names.decode(name)
-	if err := d.require(name, auth.PermDownload); err != nil {
-		return "", err
-	}
-	sum, err := d.fs.ComputeHash(name, algo, start, end)
-	return sum, d.reply("hash", name, err)
+func (d *clientDriver) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (sum string, err error) {
+	err = d.run(command{op: "hash", need: auth.PermDownload}, name, func(name string) error {
+		h, ok := hashAlgos[algo]
+		if !ok {
+			return fmt.Errorf("%w: hash algorithm %d", storage.ErrUnsupported, algo)
+		}
+		sum, err = d.fs.ComputeHash(name, h, start, end)
+		return err
+	})
+	return sum, err
+}
+
+// hashAlgos maps ftpserverlib's HASH algorithms to storage's.
+var hashAlgos = map[ftpserver.HASHAlgo]crypto.Hash{
+	ftpserver.HASHAlgoCRC32:  storage.CRC32,
+	ftpserver.HASHAlgoMD5:    crypto.MD5,
+	ftpserver.HASHAlgoSHA1:   crypto.SHA1,
+	ftpserver.HASHAlgoSHA256: crypto.SHA256,
+	ftpserver.HASHAlgoSHA512: crypto.SHA512,
 }
 
 // AllocateSpace accepts ALLO: S3 needs no space reserved.

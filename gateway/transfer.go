@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto"
 	"errors"
 	"io"
 	"sync/atomic"
@@ -13,15 +14,16 @@ import (
 	"github.com/s3ftp/s3ftp/storage"
 )
 
-// transfer wraps a file handle for the duration of one RETR or STOR: it counts
-// bytes, passes ftpserverlib's TransferError on to the handle (so an
-// interrupted upload is aborted), converts errors into safe replies and logs
-// one line when the transfer ends.
+// transfer adapts one of storage's handles to ftpserverlib for the duration
+// of one RETR or STOR: it counts bytes, passes ftpserverlib's TransferError
+// on to the upload (so an interrupted upload is aborted), converts errors
+// into safe replies, logs one line when the transfer ends and publishes the
+// upload's event.
 type transfer struct {
-	ftpserver.FileTransfer
+	file      stream
+	up        *storage.Upload // nil for a download
 	drv       *clientDriver
 	name      string
-	upload    bool
 	offset    int64
 	start     time.Time
 	limit     *rate.Limiter // nil: unlimited
@@ -29,21 +31,27 @@ type transfer struct {
 	interrupt error
 }
 
-var _ ftpserver.FileTransferError = (*transfer)(nil)
-
-// newTransfer starts accounting for a transfer of h.
-func newTransfer(d *clientDriver, h ftpserver.FileTransfer, name string, upload bool, offset int64) *transfer {
-	d.sess.transfers.Add(1)
-	return &transfer{
-		FileTransfer: h, drv: d, name: name, upload: upload, offset: offset, start: time.Now(),
-		limit: d.srv.bw.limiter(d.sess.user, upload),
-	}
+// stream is what storage's Download and Upload both are.
+type stream interface {
+	io.ReadWriteSeeker
+	io.Closer
 }
 
-// uploadResult is implemented by the storage's upload handles: what was
-// stored, for the upload event.
-type uploadResult interface {
-	UploadResult() (key string, size int64, sha256 string)
+var (
+	_ ftpserver.FileTransfer      = (*transfer)(nil)
+	_ ftpserver.FileTransferError = (*transfer)(nil)
+	_ stream                      = (*storage.Download)(nil)
+	_ stream                      = (*storage.Upload)(nil)
+)
+
+// newTransfer starts accounting for a transfer of file, which is up for an
+// upload and a *storage.Download (up nil) for a download.
+func newTransfer(d *clientDriver, file stream, up *storage.Upload, name string, offset int64) *transfer {
+	d.sess.transfers.Add(1)
+	return &transfer{
+		file: file, up: up, drv: d, name: name, offset: offset, start: time.Now(),
+		limit: d.srv.bw.limiter(d.sess.user, up != nil),
+	}
 }
 
 // Read reads from a download.
@@ -51,7 +59,7 @@ func (t *transfer) Read(p []byte) (int, error) {
 	if t.limit != nil && len(p) > bandwidthBurst {
 		p = p[:bandwidthBurst]
 	}
-	n, err := t.FileTransfer.Read(p)
+	n, err := t.file.Read(p)
 	t.bytes.Add(int64(n))
 	if werr := wait(t.drv.sess.ctx, t.limit, n); werr != nil && err == nil {
 		err = werr
@@ -67,7 +75,7 @@ func (t *transfer) Write(p []byte) (int, error) {
 	if werr := wait(t.drv.sess.ctx, t.limit, len(p)); werr != nil {
 		return 0, t.drv.reply("upload", t.name, werr)
 	}
-	n, err := t.FileTransfer.Write(p)
+	n, err := t.file.Write(p)
 	t.bytes.Add(int64(n))
 	if err != nil {
 		return n, t.drv.reply("upload", t.name, err)
@@ -77,16 +85,16 @@ func (t *transfer) Write(p []byte) (int, error) {
 
 // Seek passes ftpserverlib's REST seek on.
 func (t *transfer) Seek(offset int64, whence int) (int64, error) {
-	pos, err := t.FileTransfer.Seek(offset, whence)
+	pos, err := t.file.Seek(offset, whence)
 	return pos, t.drv.reply("seek", t.name, err)
 }
 
-// TransferError records the interruption and tells the handle, which then
-// discards the upload on Close.
+// TransferError records the interruption and aborts an upload, which Close
+// then discards.
 func (t *transfer) TransferError(err error) {
 	t.interrupt = err
-	if te, ok := t.FileTransfer.(ftpserver.FileTransferError); ok {
-		te.TransferError(err)
+	if t.up != nil {
+		t.up.Abort(err)
 	}
 }
 
@@ -94,9 +102,10 @@ func (t *transfer) TransferError(err error) {
 // client is told 226 only if the object was stored.
 func (t *transfer) Close() error {
 	defer t.drv.sess.transfers.Add(-1)
-	err := t.FileTransfer.Close()
+	err := t.file.Close()
+	upload := t.up != nil
 	op := "download"
-	if t.upload {
+	if upload {
 		op = "upload"
 	}
 	result := "ok"
@@ -116,17 +125,17 @@ func (t *transfer) Close() error {
 		log.Info("transfer", "reason", t.interrupt.Error())
 	case err != nil && result == "aborted":
 		log.Info("transfer", "reason", err.Error())
-	case err != nil && t.upload:
+	case err != nil && upload:
 		log.Warn("transfer", "err", err)
 	default:
 		log.Info("transfer")
 	}
 	t.drv.srv.observe.TransferDone(op, result, t.bytes.Load(), time.Since(t.start))
 	t.drv.srv.recordTransfer(t, op, result, err)
-	if result == "ok" && t.upload {
+	if result == "ok" && upload {
 		t.publishUpload()
 	}
-	if err != nil && !t.upload {
+	if err != nil && !upload {
 		return nil // a download's close error changes nothing the client has
 	}
 	return t.drv.reply(op, t.name, err)
@@ -134,12 +143,8 @@ func (t *transfer) Close() error {
 
 // publishUpload sends the event of a completed upload.
 func (t *transfer) publishUpload() {
-	r, ok := t.FileTransfer.(uploadResult)
-	if !ok {
-		return
-	}
-	key, size, sum := r.UploadResult()
-	e := t.drv.event(events.TypeUpload, t.name, key)
-	e.Size, e.SHA256 = size, sum
+	r := t.up.Result()
+	e := t.drv.event(events.TypeUpload, t.name, r.Key)
+	e.Size, e.SHA256 = r.Size, r.Digests[crypto.SHA256]
 	t.drv.srv.events.Publish(e)
 }
