@@ -35,13 +35,6 @@ func newCharset(name string) (*charset, error) {
 	return &charset{name: canonical, enc: enc}, nil
 }
 
-// CheckCharset returns an error if name is not a charset LegacyCharset
-// accepts ("" is fine).
-func CheckCharset(name string) error {
-	_, err := newCharset(name)
-	return err
-}
-
 // names is the per-session side of a charset: whether the session has sent
 // a legacy name yet. A nil *names takes every name as it is.
 type names struct {

@@ -83,10 +83,6 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway settings: %w", err)
 	}
-	charset, err := newCharset(set.LegacyCharset)
-	if err != nil {
-		return nil, fmt.Errorf("gateway settings: %w", err)
-	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
@@ -107,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		newFs:    cfg.NewFs,
 		log:      log,
 		resolver: &publicIPResolver{host: set.PublicHost, lookup: net.DefaultResolver.LookupIP},
-		charset:  charset,
+		charset:  set.charset,
 		observe:  cfg.Observer,
 		events:   cfg.Events,
 		activity: cfg.Activity,

@@ -94,9 +94,36 @@ type Settings struct {
 	// port); PASV or EPSV over it is refused with 421. Default 50; 100: no
 	// limit. Without a PassivePorts range there is no limit.
 	PassiveShare int
+
+	charset *charset // LegacyCharset, parsed by withDefaults; nil: UTF-8 only
 }
 
+// SettingError is a Settings field out of range, as New and
+// Settings.Validate report it: Field names the field ("IdleTimeout"), so a
+// caller can name its own configuration key for it.
+type SettingError struct {
+	Field string
+	Err   error
+}
+
+func (e *SettingError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// Validate reports what New would refuse in s, as a *SettingError (or an
+// error about the TLS settings), without listening or loading anything.
+func (s Settings) Validate() error {
+	_, err := s.withDefaults()
+	return err
+}
+
+// withDefaults returns s with zero fields set to their defaults, or a
+// *SettingError naming a field that is out of range.
 func (s Settings) withDefaults() (Settings, error) {
+	bad := func(field string, err error) (Settings, error) {
+		return s, &SettingError{Field: field, Err: err}
+	}
 	if s.ListenAddr == "" && s.Listener == nil {
 		s.ListenAddr = "0.0.0.0:2121"
 	}
@@ -107,26 +134,31 @@ func (s Settings) withDefaults() (Settings, error) {
 		s.ConnectionTimeout = 30 * time.Second
 	}
 	if s.UserBandwidth < 0 {
-		return s, errors.New("user bandwidth must not be negative")
+		return bad("UserBandwidth", errors.New("must not be negative"))
 	}
 	if s.ShutdownTimeout == 0 {
 		s.ShutdownTimeout = 30 * time.Second
 	}
-	if s.IdleTimeout < time.Second || s.ConnectionTimeout < time.Second {
-		return s, errors.New("idle and connection timeouts must be at least 1s")
+	if s.IdleTimeout < time.Second {
+		return bad("IdleTimeout", errors.New("must be at least 1s"))
+	}
+	if s.ConnectionTimeout < time.Second {
+		return bad("ConnectionTimeout", errors.New("must be at least 1s"))
 	}
 	if s.Banner == "" {
 		s.Banner = "s3ftp ready"
 	}
 	if strings.ContainsAny(s.Banner, "\r\n") {
-		return s, errors.New("banner must be a single line")
+		return bad("Banner", errors.New("must be a single line"))
 	}
-	if _, err := newCharset(s.LegacyCharset); err != nil {
-		return s, fmt.Errorf("legacy charset: %w", err)
+	cs, err := newCharset(s.LegacyCharset)
+	if err != nil {
+		return bad("LegacyCharset", err)
 	}
+	s.charset = cs
 	if s.PublicHost != "" {
 		if addr, err := netip.ParseAddr(s.PublicHost); err == nil && !addr.Unmap().Is4() {
-			return s, fmt.Errorf("public host %s: PASV can only advertise an IPv4 address", s.PublicHost)
+			return bad("PublicHost", fmt.Errorf("%s: PASV can only advertise an IPv4 address", s.PublicHost))
 		}
 	}
 	if err := s.limitsWithDefaults(); err != nil {
@@ -149,12 +181,12 @@ func (s *Settings) limitsWithDefaults() error {
 		s.ProxyHeaderTimeout = 5 * time.Second
 	}
 	if s.ProxyHeaderTimeout < 0 {
-		return errors.New("PROXY header timeout must be positive")
+		return &SettingError{Field: "ProxyHeaderTimeout", Err: errors.New("must be positive")}
 	}
 	trusted := make([]netip.Prefix, 0, len(s.ProxyTrustedCIDRs))
 	for _, p := range s.ProxyTrustedCIDRs {
 		if !p.IsValid() {
-			return fmt.Errorf("PROXY trusted CIDR %v is not valid", p)
+			return &SettingError{Field: "ProxyTrustedCIDRs", Err: fmt.Errorf("%v is not valid", p)}
 		}
 		if p.Addr().Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
@@ -162,20 +194,25 @@ func (s *Settings) limitsWithDefaults() error {
 		trusted = append(trusted, p.Masked())
 	}
 	s.ProxyTrustedCIDRs = trusted
-	if s.MaxSessions < 0 || s.MaxSessionsPerIP < 0 || s.MaxUnauthenticatedPerIP < 0 {
-		return errors.New("session limits must not be negative")
+	for _, l := range []struct {
+		field string
+		n     int
+	}{{"MaxSessions", s.MaxSessions}, {"MaxSessionsPerIP", s.MaxSessionsPerIP}, {"MaxUnauthenticatedPerIP", s.MaxUnauthenticatedPerIP}} {
+		if l.n < 0 {
+			return &SettingError{Field: l.field, Err: errors.New("must not be negative (0: no limit)")}
+		}
 	}
 	if s.LoginTimeout == 0 {
 		s.LoginTimeout = 30 * time.Second
 	}
 	if s.LoginTimeout < time.Second {
-		return errors.New("login timeout must be at least 1s")
+		return &SettingError{Field: "LoginTimeout", Err: errors.New("must be at least 1s")}
 	}
 	if s.PassiveShare == 0 {
 		s.PassiveShare = 50
 	}
 	if s.PassiveShare < 1 || s.PassiveShare > 100 {
-		return errors.New("passive share must be 1-100 (percent)")
+		return &SettingError{Field: "PassiveShare", Err: errors.New("must be 1-100 (percent)")}
 	}
 	return nil
 }

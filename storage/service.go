@@ -77,27 +77,49 @@ type Settings struct {
 	MultipartHashes MultipartHashes
 }
 
-// withDefaults returns s with zero fields set to their defaults, or an error
-// naming a field that is out of range.
+// SettingError is a Settings field out of range, as NewService and
+// Settings.Validate report it: Field names the field ("PartSize"), so a
+// caller can name its own configuration key for it.
+type SettingError struct {
+	Field string
+	Err   error
+}
+
+func (e *SettingError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// Validate reports what NewService would refuse in s, as a *SettingError.
+func (s Settings) Validate() error {
+	_, err := s.withDefaults()
+	return err
+}
+
+// withDefaults returns s with zero fields set to their defaults, or a
+// *SettingError naming a field that is out of range.
 func (s Settings) withDefaults() (Settings, error) {
+	bad := func(field, format string, args ...any) (Settings, error) {
+		return s, &SettingError{Field: field, Err: fmt.Errorf(format, args...)}
+	}
 	if s.PartSize == 0 {
 		s.PartSize = 8 << 20
 	}
 	if s.PartSize < minPartSize || s.PartSize > maxCopySize {
-		return s, fmt.Errorf("part size %d: must be between 5 MiB and 5 GiB", s.PartSize)
+		return bad("PartSize", "%d: must be between 5MiB and 5GiB", s.PartSize)
 	}
 	if s.Concurrency == 0 {
 		s.Concurrency = 2
 	}
 	if s.Concurrency < 1 || s.Concurrency > 64 {
-		return s, fmt.Errorf("concurrency %d: must be between 1 and 64", s.Concurrency)
+		return bad("Concurrency", "%d: must be between 1 and 64", s.Concurrency)
 	}
 	switch s.Checksums {
 	case "":
 		s.Checksums = ChecksumsRequired
 	case ChecksumsSupported, ChecksumsRequired:
 	default:
-		return s, fmt.Errorf("checksums %q: must be resolved to when_supported or when_required", s.Checksums)
+		return bad("Checksums", "%q: must be resolved to when_supported or when_required", s.Checksums)
 	}
 	if s.RequestTimeout == 0 {
 		s.RequestTimeout = 30 * time.Second
@@ -109,19 +131,19 @@ func (s Settings) withDefaults() (Settings, error) {
 		s.RenameLimit = 1000
 	}
 	if s.RenameLimit < 0 {
-		return s, errors.New("rename limit must not be negative")
+		return bad("RenameLimit", "must not be negative")
 	}
 	if s.ListPageSize == 0 {
 		s.ListPageSize = 1000
 	}
 	if s.ListPageSize < 1 || s.ListPageSize > 1000 {
-		return s, fmt.Errorf("list page size %d: must be between 1 and 1000", s.ListPageSize)
+		return bad("ListPageSize", "%d: must be between 1 and 1000", s.ListPageSize)
 	}
 	if s.MultipartHashes == "" {
 		s.MultipartHashes = MultipartHashesNone
 	}
 	if _, err := ParseMultipartHashes(string(s.MultipartHashes)); err != nil {
-		return s, err
+		return s, &SettingError{Field: "MultipartHashes", Err: err}
 	}
 	return s, nil
 }

@@ -110,6 +110,16 @@ func TestConfigErrors(t *testing.T) {
 		{"proxy trusted cidrs", "proxy-trusted-cidrs: [10.0.0.0/8, lb.example.com]\n", nil, nil, `proxy-trusted-cidrs: "lb.example.com"`},
 		{"max sessions", "", []string{"--max-sessions", "-1"}, nil, "max-sessions: must not be negative"},
 		{"max sessions per ip", "", nil, map[string]string{"S3FTP_MAX_SESSIONS_PER_IP": "-1"}, "max-sessions-per-ip"},
+		// Rules the storage and gateway constructors own, named by key here.
+		{"concurrency", "", []string{"--s3-concurrency", "65"}, nil, "s3-concurrency: "},
+		{"rename limit", "", []string{"--rename-limit", "-1"}, nil, "rename-limit: "},
+		{"idle timeout", "", []string{"--idle-timeout", "500ms"}, nil, "idle-timeout: must be at least 1s"},
+		{"data timeout", "", []string{"--data-timeout", "500ms"}, nil, "data-timeout: must be at least 1s"},
+		{"legacy charset", "", []string{"--legacy-charset", "klingon"}, nil, "legacy-charset: "},
+		{"login timeout", "", []string{"--login-timeout", "500ms"}, nil, "login-timeout: must be at least 1s"},
+		{"passive ports share", "", []string{"--passive-ports-share", "101"}, nil, "passive-ports-share: must be 1-100"},
+		{"unauthenticated per ip", "", []string{"--max-unauthenticated-per-ip", "-1"}, nil, "max-unauthenticated-per-ip: must not be negative"},
+		{"banner", "banner: \"two\\nlines\"\n", nil, nil, "banner: must be a single line"},
 	} {
 		args := c.args
 		if c.file != "" {

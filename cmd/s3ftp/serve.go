@@ -86,12 +86,6 @@ func (c *loadedConfig) validate() error {
 		return bad("passive-ports", err)
 	}
 	c.passivePorts = ports
-	if addr, err := netip.ParseAddr(c.PublicHost); err == nil && !addr.Unmap().Is4() {
-		return bad("public-host", errors.New("PASV can only advertise an IPv4 address"))
-	}
-	if c.IdleTimeout < 1e9 {
-		return bad("idle-timeout", errors.New("must be at least 1s"))
-	}
 	if err := c.validateTLS(); err != nil {
 		return err
 	}
@@ -118,32 +112,14 @@ func (c *loadedConfig) validate() error {
 	if c.checksums, err = storage.ParseChecksumMode(c.S3Checksum); err != nil {
 		return bad("s3-checksum", err)
 	}
-	if c.S3PartSize < 5<<20 || c.S3PartSize > 5<<30 {
-		return bad("s3-part-size", errors.New("must be between 5MiB and 5GiB"))
-	}
-	if c.S3Concurrency < 1 || c.S3Concurrency > 64 {
-		return bad("s3-concurrency", errors.New("must be between 1 and 64"))
-	}
 	if c.S3Timeout < 1e9 {
 		return bad("s3-timeout", errors.New("must be at least 1s"))
 	}
 	if c.multipartHashes, err = storage.ParseMultipartHashes(c.MultipartHashes); err != nil {
 		return bad("multipart-hashes", err)
 	}
-	if err := gateway.CheckCharset(c.LegacyCharset); err != nil {
-		return bad("legacy-charset", err)
-	}
 	if c.proxyTrusted, err = gateway.ParseCIDRs(c.ProxyTrustedCIDRs); err != nil {
 		return bad("proxy-trusted-cidrs", err)
-	}
-	if c.MaxSessions < 0 {
-		return bad("max-sessions", errors.New("must not be negative (0: no limit)"))
-	}
-	if c.MaxSessionsPerIP < 0 {
-		return bad("max-sessions-per-ip", errors.New("must not be negative (0: no limit)"))
-	}
-	if c.DataTimeout < 1e9 {
-		return bad("data-timeout", errors.New("must be at least 1s"))
 	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown-timeout", errors.New("must not be negative"))
@@ -154,9 +130,6 @@ func (c *loadedConfig) validate() error {
 	}
 	if err := c.events.Validate(); err != nil {
 		return fmt.Errorf("events-*: %w", err)
-	}
-	if c.RenameLimit < 1 {
-		return bad("rename-limit", errors.New("must be at least 1"))
 	}
 	if c.DBURL != "" && !strings.HasPrefix(c.DBURL, "postgres://") && !strings.HasPrefix(c.DBURL, "postgresql://") {
 		return bad("db-url", errors.New("must be a postgres:// URL"))
@@ -205,7 +178,77 @@ func (c *loadedConfig) validate() error {
 	default:
 		return bad("log-format", fmt.Errorf("%q: want json, text or auto", c.LogFormat))
 	}
-	return nil
+	// The storage and gateway constructors own the rules of their settings.
+	if err := c.storageSettings("").Validate(); err != nil {
+		return keyError(err)
+	}
+	return keyError(c.gatewaySettings().Validate())
+}
+
+// storageSettings returns the storage settings of c, with checksums (the
+// mode storage.NewClient resolved; "" when not yet known).
+func (c *loadedConfig) storageSettings(checksums storage.ChecksumMode) storage.Settings {
+	return storage.Settings{
+		PartSize: int64(c.S3PartSize), Concurrency: c.S3Concurrency, Checksums: checksums,
+		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit, MultipartHashes: c.multipartHashes,
+	}
+}
+
+// gatewaySettings returns the FTP server settings of c.
+func (c *loadedConfig) gatewaySettings() gateway.Settings {
+	return gateway.Settings{
+		ListenAddr: c.FTPListen, PassivePorts: c.passivePorts, PublicHost: c.PublicHost,
+		ActivePort20: c.ActivePort20, IdleTimeout: c.IdleTimeout, Banner: c.Banner,
+		ActiveNATSubstitution: c.ActiveNATSubstitution, ASCIIConversion: c.ASCIIConversion,
+		LegacyCharset: c.LegacyCharset, TLS: c.tls,
+		ProxyTrustedCIDRs: c.proxyTrusted, MaxSessions: c.MaxSessions, MaxSessionsPerIP: c.MaxSessionsPerIP,
+		MaxUnauthenticatedPerIP: c.MaxUnauthenticatedPerIP, LoginTimeout: c.LoginTimeout, PassiveShare: c.PassivePortsShare,
+		ConnectionTimeout: c.DataTimeout, UserBandwidth: int64(c.UserBandwidthLimit),
+		ShutdownTimeout: c.ShutdownTimeout,
+	}
+}
+
+// settingKeys names the configuration key of each field of storage.Settings
+// and gateway.Settings that comes from one.
+var settingKeys = map[string]string{
+	"PartSize":                "s3-part-size",
+	"Concurrency":             "s3-concurrency",
+	"RenameLimit":             "rename-limit",
+	"MultipartHashes":         "multipart-hashes",
+	"IdleTimeout":             "idle-timeout",
+	"ConnectionTimeout":       "data-timeout",
+	"PublicHost":              "public-host",
+	"Banner":                  "banner",
+	"LegacyCharset":           "legacy-charset",
+	"UserBandwidth":           "user-bandwidth-limit",
+	"ShutdownTimeout":         "shutdown-timeout",
+	"ProxyTrustedCIDRs":       "proxy-trusted-cidrs",
+	"MaxSessions":             "max-sessions",
+	"MaxSessionsPerIP":        "max-sessions-per-ip",
+	"MaxUnauthenticatedPerIP": "max-unauthenticated-per-ip",
+	"LoginTimeout":            "login-timeout",
+	"PassiveShare":            "passive-ports-share",
+}
+
+// keyError returns a constructor's setting error as the error of the
+// configuration key it comes from; other errors (and nil) as they are.
+func keyError(err error) error {
+	var field string
+	var reason error
+	var se *storage.SettingError
+	var ge *gateway.SettingError
+	switch {
+	case errors.As(err, &se):
+		field, reason = se.Field, se.Err
+	case errors.As(err, &ge):
+		field, reason = ge.Field, ge.Err
+	default:
+		return err
+	}
+	if key, ok := settingKeys[field]; ok {
+		return fmt.Errorf("%s: %w", key, reason)
+	}
+	return err
 }
 
 // configCheck validates the configuration without serving and prints the
@@ -255,12 +298,9 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("s3: %w", err)
 	}
-	svc, err := storage.NewService(client, storage.Settings{
-		PartSize: int64(c.S3PartSize), Concurrency: c.S3Concurrency, Checksums: checksums,
-		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit, MultipartHashes: c.multipartHashes,
-	})
+	svc, err := storage.NewService(client, c.storageSettings(checksums))
 	if err != nil {
-		return err
+		return keyError(err)
 	}
 
 	users, err := openStore(ctx, &c.Config)
@@ -332,16 +372,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	}
 
 	gw, err := gateway.New(gateway.Config{
-		Settings: gateway.Settings{
-			ListenAddr: c.FTPListen, PassivePorts: c.passivePorts, PublicHost: c.PublicHost,
-			ActivePort20: c.ActivePort20, IdleTimeout: c.IdleTimeout, Banner: c.Banner,
-			ActiveNATSubstitution: c.ActiveNATSubstitution, ASCIIConversion: c.ASCIIConversion,
-			LegacyCharset: c.LegacyCharset, TLS: c.tls,
-			ProxyTrustedCIDRs: c.proxyTrusted, MaxSessions: c.MaxSessions, MaxSessionsPerIP: c.MaxSessionsPerIP,
-			MaxUnauthenticatedPerIP: c.MaxUnauthenticatedPerIP, LoginTimeout: c.LoginTimeout, PassiveShare: c.PassivePortsShare,
-			ConnectionTimeout: c.DataTimeout, UserBandwidth: int64(c.UserBandwidthLimit),
-			ShutdownTimeout: c.ShutdownTimeout,
-		},
+		Settings:      c.gatewaySettings(),
 		Observer:      stats,
 		Events:        notifier,
 		Activity:      recorder,
@@ -352,7 +383,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		Logger: log,
 	})
 	if err != nil {
-		return err
+		return keyError(err)
 	}
 	if err := gw.Listen(); err != nil {
 		return err
