@@ -235,7 +235,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, name, pass string) (ftpser
 	d.srv.activity.Login(u.Name, s.client, time.Now())
 	return &clientDriver{
 		srv:   d.srv,
-		fs:    d.srv.newFs(s.ctx, u.Bucket, u.Prefix, log),
+		fs:    d.srv.storage.NewFs(s.ctx, u.Bucket, u.Prefix, log),
 		perms: u.Permissions,
 		sess:  s,
 		names: &names{cs: d.srv.charset},

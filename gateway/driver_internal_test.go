@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
 	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/storage"
 )
 
 // fakeContext is the part of a ClientContext that logging in and a
@@ -39,10 +41,14 @@ func (anyUser) Authenticate(context.Context, string, string, netip.Addr) (*auth.
 // logs in reads the session's logger without a data race (run with -race).
 func TestLoginDuringShutdown(t *testing.T) {
 	t.Parallel()
+	svc, err := storage.NewService(s3.New(s3.Options{Region: "us-east-1"}), storage.Settings{}) // never called
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := &Server{
 		settings: Settings{LoginTimeout: time.Minute},
 		authn:    anyUser{},
-		newFs:    func(context.Context, string, string, *slog.Logger) FileSystem { return nil },
+		storage:  svc,
 		log:      slog.New(slog.DiscardHandler),
 		observe:  nopObserver{},
 		ctx:      t.Context(),

@@ -2,14 +2,10 @@ package gateway_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,19 +13,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jlaffaye/ftp"
 
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/auth/sqlite"
 	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/gateway/gatewaytest"
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 	"github.com/s3ftp/s3ftp/test/syncbuf"
 )
 
-const password = "correct horse battery staple"
+// password is every test user's.
+const password = gatewaytest.Password
 
 // testUser is a user the env creates, all with password `password`.
 type testUser struct {
@@ -45,10 +41,11 @@ var defaultUsers = []testUser{
 }
 
 // env is a running gateway on 127.0.0.1:0 backed by a real S3 server and a
-// real SQLite user store.
+// real SQLite user store (a gatewaytest.Rig), with the S3 requests of the
+// gateway going through a faultTransport.
 type env struct {
+	rig    *gatewaytest.Rig
 	srv    *s3test.Server
-	api    *s3.Client // direct S3 client for checks
 	bucket string
 	addr   string
 	logs   *syncbuf.Buffer
@@ -71,145 +68,37 @@ type envOptions struct {
 
 func newEnv(t testing.TB, srv *s3test.Server, opts envOptions) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	bucket := srv.NewBucket(t)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var users []gatewaytest.User
 	for _, u := range defaultUsers {
-		user := &auth.User{Name: u.name, PasswordHash: hash, Bucket: bucket, Prefix: u.prefix, Permissions: u.perms,
-			RequireTLS: slices.Contains(opts.requireTLS, u.name)}
-		if err := user.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		if err := store.CreateUser(ctx, user); err != nil {
-			t.Fatal(err)
-		}
+		users = append(users, gatewaytest.User{Name: u.name, Prefix: u.prefix, Perms: u.perms, RequireTLS: slices.Contains(opts.requireTLS, u.name)})
 	}
 	logs := &syncbuf.Buffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	authCfg := auth.AuthenticatorConfig{Logger: log}
-	if opts.throttle != nil {
-		if authCfg.Throttle, err = auth.NewThrottle(*opts.throttle); err != nil {
-			t.Fatal(err)
-		}
-	}
-	authn, err := auth.NewAuthenticator(store, authCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec gateway.ActivityRecorder
-	if opts.activity != nil {
-		rec = opts.activity(store)
-	}
 	fault := &faultTransport{next: http.DefaultTransport}
-	svc, err := storage.NewService(srv.Client(false, fault), opts.storage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := opts.settings
-	set.Listener = l
-	gw, err := gateway.New(gateway.Config{
-		Settings:      set,
-		Authenticator: authn,
-		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
-			return svc.NewFs(ctx, bucket, prefix, log)
-		},
-		Logger:   log,
-		Observer: opts.observer,
-		Events:   opts.events,
-		Activity: rec,
+	r := gatewaytest.Start(t, srv, gatewaytest.Config{
+		Users: users, Gateway: opts.settings, Storage: opts.storage, Throttle: opts.throttle, Transport: fault,
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Observer: opts.observer, Events: opts.events, Activity: opts.activity,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx) }()
-	var once sync.Once
-	var serveErr error
-	shutdown := func() error {
-		once.Do(func() {
-			cancel()
-			serveErr = <-done
-		})
-		return serveErr
-	}
-	t.Cleanup(func() {
-		if err := shutdown(); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return &env{srv: srv, api: srv.Client(false, nil), bucket: bucket, addr: gw.Addr(), logs: logs, fault: fault, gw: gw, shutdown: shutdown}
+	return &env{rig: r, srv: srv, bucket: r.Bucket, addr: r.Addr, logs: logs, fault: fault, gw: r.Server, shutdown: r.Shutdown}
 }
 
 // dial logs in with the jlaffaye/ftp client (passive mode; EPSV unless disabled).
 func (e *env) dial(t testing.TB, user string, epsv bool) *ftp.ServerConn {
 	t.Helper()
-	c, err := ftp.Dial(e.addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithDisabledEPSV(!epsv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Quit() })
-	if err := c.Login(user, password); err != nil {
-		t.Fatalf("login %s: %v", user, err)
-	}
-	return c
+	return e.rig.Login(t, user, ftp.DialWithTimeout(10*time.Second), ftp.DialWithDisabledEPSV(!epsv))
 }
 
 // object returns the bytes at key, or an error.
-func (e *env) object(key string) ([]byte, error) {
-	out, err := e.api.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &e.bucket, Key: &key})
-	if err != nil {
-		return nil, err
-	}
-	defer out.Body.Close()
-	return io.ReadAll(out.Body)
-}
+func (e *env) object(key string) ([]byte, error) { return e.rig.Objects.Get(key) }
 
 // put stores an object directly.
-func (e *env) put(t *testing.T, key string, data []byte) {
-	t.Helper()
-	_, err := e.api.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: &e.bucket, Key: &key, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+func (e *env) put(t *testing.T, key string, data []byte) { e.rig.Objects.Put(t, key, data) }
 
-// uploads returns the multipart uploads in progress in the bucket.
-func (e *env) uploads(t *testing.T) int {
-	t.Helper()
-	out, err := e.api.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &e.bucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(out.Uploads)
-}
+// uploads returns the number of multipart uploads in progress in the bucket.
+func (e *env) uploads(t *testing.T) int { return len(e.rig.Objects.Uploads(t)) }
 
 // nothingAt fails unless key has no object and the bucket no multipart upload.
-func (e *env) nothingAt(t *testing.T, key string) {
-	t.Helper()
-	if _, err := e.object(key); err == nil {
-		t.Errorf("object %s exists after a failed upload", key)
-	}
-	if n := e.uploads(t); n != 0 {
-		t.Errorf("%d multipart uploads left", n)
-	}
-}
+func (e *env) nothingAt(t *testing.T, key string) { e.rig.Objects.NothingAt(t, key) }
 
 // raw is a minimal FTP client speaking the protocol line by line, for what
 // ftp libraries hide: active mode, bounce attempts, odd names, ABOR.

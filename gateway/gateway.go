@@ -20,6 +20,7 @@ import (
 
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/gateway/events"
+	"github.com/s3ftp/s3ftp/storage"
 )
 
 // Authenticator checks a login. It returns an error wrapping auth.ErrDenied
@@ -28,15 +29,11 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, name, password string, addr netip.Addr) (*auth.User, error)
 }
 
-// NewFsFunc returns the file system of one session: bucket and prefix of the
-// logged-in user. ctx is cancelled when the session ends.
-type NewFsFunc func(ctx context.Context, bucket, prefix string, log *slog.Logger) FileSystem
-
 // Config holds what a Server needs.
 type Config struct {
 	Settings      Settings
 	Authenticator Authenticator    // required
-	NewFs         NewFsFunc        // required
+	Storage       *storage.Service // required: each session's file system comes from it
 	Logger        *slog.Logger     // default: discard
 	Observer      Observer         // default: none
 	Events        Publisher        // default: none
@@ -55,7 +52,7 @@ type Publisher interface {
 type Server struct {
 	settings Settings
 	authn    Authenticator
-	newFs    NewFsFunc
+	storage  *storage.Service
 	log      *slog.Logger
 	ftp      *ftpserver.FtpServer
 	implicit *ftpserver.FtpServer // nil without an implicit FTPS port
@@ -76,8 +73,8 @@ type Server struct {
 
 // New validates cfg and returns a Server that is not yet listening.
 func New(cfg Config) (*Server, error) {
-	if cfg.Authenticator == nil || cfg.NewFs == nil {
-		return nil, errors.New("gateway: Authenticator and NewFs are required")
+	if cfg.Authenticator == nil || cfg.Storage == nil {
+		return nil, errors.New("gateway: Authenticator and Storage are required")
 	}
 	set, err := cfg.Settings.withDefaults()
 	if err != nil {
@@ -100,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		settings: set,
 		authn:    cfg.Authenticator,
-		newFs:    cfg.NewFs,
+		storage:  cfg.Storage,
 		log:      log,
 		resolver: &publicIPResolver{host: set.PublicHost, lookup: net.DefaultResolver.LookupIP},
 		charset:  set.charset,

@@ -2,14 +2,13 @@ package gateway_test
 
 import (
 	"bufio"
-	"context"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/gateway/gatewaytest"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
 
@@ -122,7 +121,7 @@ func TestLimitSettingsValidation(t *testing.T) {
 		_, err := gateway.New(gateway.Config{
 			Settings:      c.set,
 			Authenticator: denyAll{},
-			NewFs:         func(context.Context, string, string, *slog.Logger) gateway.FileSystem { return nil },
+			Storage:       gatewaytest.UnusedStorage(t),
 		})
 		if (err == nil) != c.ok {
 			t.Errorf("%s: New = %v, want ok=%v", c.name, err, c.ok)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/s3ftp/s3ftp/storage"
 )
 
 // Settings are the FTP server's options. Zero fields take the defaults noted;
@@ -99,17 +101,9 @@ type Settings struct {
 }
 
 // SettingError is a Settings field out of range, as New and
-// Settings.Validate report it: Field names the field ("IdleTimeout"), so a
-// caller can name its own configuration key for it.
-type SettingError struct {
-	Field string
-	Err   error
-}
-
-func (e *SettingError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-// Unwrap returns the reason.
-func (e *SettingError) Unwrap() error { return e.Err }
+// Settings.Validate report it. It is storage's type, so a caller names the
+// configuration key of either package's fields alike.
+type SettingError = storage.SettingError
 
 // Validate reports what New would refuse in s, as a *SettingError (or an
 // error about the TLS settings), without listening or loading anything.

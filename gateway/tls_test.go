@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/gateway/gatewaytest"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 	"github.com/s3ftp/s3ftp/test/tlstest"
 )
@@ -638,7 +638,7 @@ func TestTLSSettingsValidation(t *testing.T) {
 			_, err := gateway.New(gateway.Config{
 				Settings:      gateway.Settings{TLS: c.set},
 				Authenticator: denyAll{},
-				NewFs:         func(_ context.Context, _, _ string, _ *slog.Logger) gateway.FileSystem { return nil },
+				Storage:       gatewaytest.UnusedStorage(t),
 			})
 			if (err == nil) != c.ok {
 				t.Errorf("New = %v, want ok=%v", err, c.ok)

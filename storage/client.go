@@ -61,6 +61,19 @@ func (m ChecksumMode) resolve(endpoint string) ChecksumMode {
 	return ChecksumsRequired
 }
 
+// Apply sets the SDK's checksum behaviour in o for m, which must be
+// resolved: the SDK default (when supported) for ChecksumsSupported, only
+// where required for ChecksumsRequired.
+func (m ChecksumMode) Apply(o *s3.Options) {
+	if m == ChecksumsRequired {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		return
+	}
+	o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
+	o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
+}
+
 // ClientConfig says how to reach S3.
 type ClientConfig struct {
 	Endpoint  string       // custom endpoint URL; "" means AWS
@@ -154,13 +167,7 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, ChecksumMode,
 		// A multipart object has no whole-object checksum to validate: that
 		// is expected, not worth a warning on every download.
 		o.DisableLogOutputChecksumValidationSkipped = true
-		if mode == ChecksumsRequired {
-			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		} else {
-			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
-		}
+		mode.Apply(o)
 	})
 	return client, mode, nil
 }

@@ -15,24 +15,20 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
 
 // env is one test's view: an Fs jailed to a fresh prefix of a shared bucket,
-// a direct S3 client to check what landed, and a transport that counts and
-// can fail the Fs's requests.
+// the objects under that prefix read straight through S3 for checks, and a
+// transport that counts and can fail the Fs's requests.
 type env struct {
+	s3test.Objects
 	srv    *s3test.Server
-	api    *s3.Client // direct client, for checks
 	svc    *storage.Service
 	fs     *storage.Fs
 	bucket string
@@ -41,16 +37,13 @@ type env struct {
 	cancel context.CancelFunc
 }
 
-// newEnv returns an env whose Fs uses checksum mode supported (see
+// newEnv returns an env whose Fs uses checksum mode mode (see
 // s3test.Server.Client) and settings set.
-func newEnv(t *testing.T, srv *s3test.Server, bucket string, supported bool, set storage.Settings) *env {
+func newEnv(t *testing.T, srv *s3test.Server, bucket string, mode storage.ChecksumMode, set storage.Settings) *env {
 	t.Helper()
 	rt := &transport{next: http.DefaultTransport, counts: map[string]int{}}
-	set.Checksums = storage.ChecksumsRequired
-	if supported {
-		set.Checksums = storage.ChecksumsSupported
-	}
-	svc, err := storage.NewService(srv.Client(supported, rt), set)
+	set.Checksums = mode
+	svc, err := storage.NewService(srv.Client(mode == storage.ChecksumsSupported, rt), set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +51,7 @@ func newEnv(t *testing.T, srv *s3test.Server, bucket string, supported bool, set
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return &env{
-		srv: srv, api: srv.Client(false, nil), svc: svc, bucket: bucket, prefix: prefix, rt: rt, cancel: cancel,
+		Objects: srv.Objects(bucket, prefix), srv: srv, svc: svc, bucket: bucket, prefix: prefix, rt: rt, cancel: cancel,
 		fs: svc.NewFs(ctx, bucket, prefix, nil),
 	}
 }
@@ -111,70 +104,17 @@ func (e *env) download(t *testing.T, name string, offset int64) []byte {
 
 // object returns the bytes of key (relative to the env's prefix) read
 // directly from S3, or an error.
-func (e *env) object(rel string) ([]byte, error) {
-	key := e.prefix + rel
-	out, err := e.api.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &e.bucket, Key: &key})
-	if err != nil {
-		return nil, err
-	}
-	defer out.Body.Close()
-	return io.ReadAll(out.Body)
-}
+func (e *env) object(rel string) ([]byte, error) { return e.Get(rel) }
 
 // put writes an object directly to S3 under the env's prefix.
-func (e *env) put(t *testing.T, rel string, data []byte) {
-	t.Helper()
-	key := e.prefix + rel
-	_, err := e.api.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: &e.bucket, Key: &key, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
-	})
-	if err != nil {
-		t.Fatalf("put %s: %v", key, err)
-	}
-}
+func (e *env) put(t *testing.T, rel string, data []byte) { e.Put(t, rel, data) }
 
 // keys lists every key under the env's prefix, relative to it, sorted.
-func (e *env) keys(t *testing.T) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(e.api, &s3.ListObjectsV2Input{Bucket: &e.bucket, Prefix: &e.prefix})
-	for p.HasMorePages() {
-		out, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("list: %v", err)
-		}
-		for _, o := range out.Contents {
-			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), e.prefix))
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
+func (e *env) keys(t *testing.T) []string { return e.Keys(t) }
 
-// uploads returns the keys of multipart uploads in progress under the prefix.
-func (e *env) uploads(t *testing.T) []string {
-	t.Helper()
-	out, err := e.api.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &e.bucket, Prefix: &e.prefix})
-	if err != nil {
-		t.Fatalf("list multipart uploads: %v", err)
-	}
-	var keys []string
-	for _, u := range out.Uploads {
-		keys = append(keys, aws.ToString(u.Key))
-	}
-	return keys
-}
-
-// noUploadsLeft fails the test if an object or multipart upload exists for rel.
-func (e *env) nothingAt(t *testing.T, rel string) {
-	t.Helper()
-	if _, err := e.object(rel); err == nil {
-		t.Errorf("object %s exists, want none", rel)
-	}
-	if u := e.uploads(t); len(u) != 0 {
-		t.Errorf("multipart uploads left: %v", u)
-	}
-}
+// nothingAt fails the test if an object exists for rel or a multipart
+// upload under the prefix.
+func (e *env) nothingAt(t *testing.T, rel string) { e.NothingAt(t, rel) }
 
 // transport counts the Fs's S3 requests by operation and can fail chosen ones.
 type transport struct {

@@ -36,17 +36,13 @@ type fsCase struct {
 
 func TestFs(t *testing.T) {
 	for _, srv := range s3test.All(t) {
-		for _, supported := range []bool{true, false} {
-			mode := "when_required"
-			if supported {
-				mode = "when_supported"
-			}
-			t.Run(srv.Name+"/"+mode, func(t *testing.T) {
+		for _, mode := range []storage.ChecksumMode{storage.ChecksumsSupported, storage.ChecksumsRequired} {
+			t.Run(srv.Name+"/"+string(mode), func(t *testing.T) {
 				bucket := srv.NewBucket(t)
 				for _, tc := range fsCases {
 					t.Run(tc.name, func(t *testing.T) {
 						t.Parallel()
-						tc.run(t, newEnv(t, srv, bucket, supported, tc.set))
+						tc.run(t, newEnv(t, srv, bucket, mode, tc.set))
 					})
 				}
 			})
@@ -664,8 +660,8 @@ func TestSmallUploadBuffer(t *testing.T) {
 	data := randBytes(200 << 10)
 	// Warm up the SDK and the server with another Service, so that only the
 	// measured upload's own allocations count and its buffer pool is empty.
-	newEnv(t, srv, bucket, false, storage.Settings{PartSize: 64 * mib}).upload(t, "/warm-up.jpg", data)
-	e := newEnv(t, srv, bucket, false, storage.Settings{PartSize: 64 * mib})
+	newEnv(t, srv, bucket, storage.ChecksumsRequired, storage.Settings{PartSize: 64 * mib}).upload(t, "/warm-up.jpg", data)
+	e := newEnv(t, srv, bucket, storage.ChecksumsRequired, storage.Settings{PartSize: 64 * mib})
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	e.upload(t, "/cam.jpg", data)

@@ -77,9 +77,9 @@ type Settings struct {
 	MultipartHashes MultipartHashes
 }
 
-// SettingError is a Settings field out of range, as NewService and
-// Settings.Validate report it: Field names the field ("PartSize"), so a
-// caller can name its own configuration key for it.
+// SettingError is a settings field out of range, as NewService and
+// Settings.Validate report it (gateway.Settings too): Field names the field
+// ("PartSize"), so a caller can name its own configuration key for it.
 type SettingError struct {
 	Field string
 	Err   error

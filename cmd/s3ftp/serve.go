@@ -230,23 +230,16 @@ var settingKeys = map[string]string{
 	"PassiveShare":            "passive-ports-share",
 }
 
-// keyError returns a constructor's setting error as the error of the
-// configuration key it comes from; other errors (and nil) as they are.
+// keyError returns a constructor's setting error (a *storage.SettingError,
+// which gateway.SettingError is too) as the error of the configuration key
+// it comes from; other errors (and nil) as they are.
 func keyError(err error) error {
-	var field string
-	var reason error
 	var se *storage.SettingError
-	var ge *gateway.SettingError
-	switch {
-	case errors.As(err, &se):
-		field, reason = se.Field, se.Err
-	case errors.As(err, &ge):
-		field, reason = ge.Field, ge.Err
-	default:
+	if !errors.As(err, &se) {
 		return err
 	}
-	if key, ok := settingKeys[field]; ok {
-		return fmt.Errorf("%s: %w", key, reason)
+	if key, ok := settingKeys[se.Field]; ok {
+		return fmt.Errorf("%s: %w", key, se.Err)
 	}
 	return err
 }
@@ -377,10 +370,8 @@ func serve(ctx context.Context, args []string, e env) error {
 		Events:        notifier,
 		Activity:      recorder,
 		Authenticator: authn,
-		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
-			return svc.NewFs(ctx, bucket, prefix, log)
-		},
-		Logger: log,
+		Storage:       svc,
+		Logger:        log,
 	})
 	if err != nil {
 		return keyError(err)

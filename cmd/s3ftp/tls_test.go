@@ -18,6 +18,7 @@ import (
 
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/gateway/gatewaytest"
 	"github.com/s3ftp/s3ftp/test/syncbuf"
 	"github.com/s3ftp/s3ftp/test/tlstest"
 )
@@ -151,7 +152,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	gw, err := gateway.New(gateway.Config{
 		Settings:      gateway.Settings{ListenAddr: "127.0.0.1:0", TLS: gateway.TLSSettings{Certificates: certs, ReloadInterval: time.Hour}},
 		Authenticator: denyAll{},
-		NewFs:         func(context.Context, string, string, *slog.Logger) gateway.FileSystem { return nil },
+		Storage:       gatewaytest.UnusedStorage(t),
 		Logger:        log,
 	})
 	if err != nil {

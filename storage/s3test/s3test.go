@@ -25,6 +25,7 @@ import (
 	"github.com/rclone/gofakes3"
 	"github.com/rclone/gofakes3/s3mem"
 
+	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/embedded"
 )
 
@@ -38,10 +39,11 @@ type Server struct {
 	Dir string
 }
 
-// Client returns an S3 client for s. With supported true the SDK's default
-// checksum behaviour (CRC32 on every upload) is kept, otherwise checksums are
-// sent only when required. rt, when not nil, carries the requests (to count
-// or fail them); otherwise http.DefaultTransport does.
+// Client returns an S3 client for s whose checksum behaviour is that of
+// storage.ChecksumsSupported (CRC32 on every upload) when supported, else
+// storage.ChecksumsRequired (checksums only when required). rt, when not
+// nil, carries the requests (to count or fail them); otherwise
+// http.DefaultTransport does.
 func (s *Server) Client(supported bool, rt http.RoundTripper) *s3.Client {
 	o := s3.Options{
 		BaseEndpoint: aws.String(s.Endpoint),
@@ -50,13 +52,11 @@ func (s *Server) Client(supported bool, rt http.RoundTripper) *s3.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
 		HTTPClient:   &http.Client{Timeout: 5 * time.Minute, Transport: rt},
 	}
+	mode := storage.ChecksumsRequired
 	if supported {
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
-	} else {
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		mode = storage.ChecksumsSupported
 	}
+	mode.Apply(&o)
 	return s3.New(o)
 }
 
