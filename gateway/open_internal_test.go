@@ -41,11 +41,11 @@ func TestOpenRules(t *testing.T) {
 		open func(d *clientDriver, name string, flags int) (io.Closer, error)
 	}{
 		{"OpenFile", func(d *clientDriver, name string, flags int) (io.Closer, error) { return d.OpenFile(name, flags, 0) }},
-		{"Create", func(d *clientDriver, name string, flags int) (io.Closer, error) {
-			if flags != write {
-				return d.OpenFile(name, flags, 0)
+		{"Create or Open", func(d *clientDriver, name string, flags int) (io.Closer, error) {
+			if flags == write {
+				return d.Create(name)
 			}
-			return d.Create(name)
+			return d.Open(name)
 		}},
 		{"GetHandle", func(d *clientDriver, name string, flags int) (io.Closer, error) { return d.GetHandle(name, flags, 0) }},
 	}
@@ -63,6 +63,7 @@ func TestOpenRules(t *testing.T) {
 		{"download during shutdown", auth.AllPermissions, true, "/exists", os.O_RDONLY, errShuttingDown},
 		{"user with overwrite replaces a file", auth.AllPermissions, false, "/exists", write, nil},
 		{"download", auth.AllPermissions, false, "/exists", os.O_RDONLY, nil},
+		{"download without the permission", auth.PermUpload, false, "/exists", os.O_RDONLY, fs.ErrPermission},
 	} {
 		for _, o := range openers {
 			s := &Server{observe: nopObserver{}, events: nopPublisher{}}

@@ -44,8 +44,8 @@ var (
 	_ stream                      = (*storage.Upload)(nil)
 )
 
-// newTransfer starts accounting for a transfer of file, which is up for an
-// upload and a *storage.Download (up nil) for a download.
+// newTransfer starts accounting for a transfer of file: a *storage.Download
+// with up nil, or an upload with up the same *storage.Upload as file.
 func newTransfer(d *clientDriver, file stream, up *storage.Upload, name string, offset int64) *transfer {
 	d.sess.transfers.Add(1)
 	return &transfer{
