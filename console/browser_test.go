@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -100,10 +99,8 @@ func newFleetEnv(t *testing.T) *fleetEnv {
 	gw, err := gateway.New(gateway.Config{
 		Settings:      gateway.Settings{Listener: l},
 		Authenticator: authn,
-		NewFs: func(ctx context.Context, bucket, prefix string, log *slog.Logger) gateway.FileSystem {
-			return svc.NewFs(ctx, bucket, prefix, log)
-		},
-		Activity: rec,
+		Storage:       svc,
+		Activity:      rec,
 	})
 	if err != nil {
 		t.Fatal(err)
