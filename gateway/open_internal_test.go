@@ -66,7 +66,7 @@ func TestOpenRules(t *testing.T) {
 		{"download without the permission", auth.PermUpload, false, "/exists", os.O_RDONLY, fs.ErrPermission},
 	} {
 		for _, o := range openers {
-			s := &Server{observe: nopObserver{}, events: nopPublisher{}}
+			s := &Server{observe: nopObserver{}, events: nopPublisher{}, activity: nopActivity{}}
 			s.draining.Store(c.draining)
 			d := &clientDriver{srv: s, fs: fsys, perms: c.perms, sess: &session{log: slog.New(slog.DiscardHandler), ctx: t.Context()}}
 			h, err := o.open(d, c.name, c.flags)
