@@ -51,6 +51,7 @@ func TestLoginDuringShutdown(t *testing.T) {
 		storage:  svc,
 		log:      slog.New(slog.DiscardHandler),
 		observe:  nopObserver{},
+		activity: nopActivity{},
 		ctx:      t.Context(),
 	}
 	d := &driver{srv: srv}
