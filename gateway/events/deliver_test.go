@@ -261,12 +261,15 @@ func TestReceiverDownThenBack(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, hang)
-	n, rec, logs := start(t, Config{URLs: []string{rc.URL}, Timeout: 100 * time.Millisecond, MaxAttempts: 2})
+	const timeout = 500 * time.Millisecond // long enough for a loaded machine to deliver each attempt
+	n, rec, logs := start(t, Config{URLs: []string{rc.URL}, Timeout: timeout, MaxAttempts: 2})
 	began := time.Now()
 	n.Publish(Event{Type: TypeUpload})
+	// eventually bounds how long giving up may take; each attempt must have
+	// waited its whole timeout, so the second began after the first timed out.
 	eventually(t, "giving up", func() bool { return len(rec.failures(rc.URL)) == 1 })
-	if took := time.Since(began); took > 2*time.Second {
-		t.Errorf("gave up after %v", took)
+	if took := time.Since(began); took < 2*timeout {
+		t.Errorf("gave up after %v, before two attempts of %v each timed out", took, timeout)
 	}
 	if f := rec.failures(rc.URL); f[0] {
 		t.Error("a timeout counted as permanent")
