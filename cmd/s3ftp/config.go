@@ -126,7 +126,7 @@ func defaultConfig(withFile bool) Config {
 		LogLevel:           "info",
 		LogFormat:          "auto",
 
-		MaxUnauthenticatedPerIP: 20,
+		MaxUnauthenticatedPerIP: 64,
 		LoginTimeout:            30 * time.Second,
 		PassivePortsShare:       50,
 	}
