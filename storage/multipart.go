@@ -3,9 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -46,7 +44,14 @@ func (f *Fs) createMultipart(ctx context.Context, key, contentType string, crc32
 	if err != nil {
 		return nil, s3Error(err)
 	}
-	return &multipart{fs: f, key: key, id: aws.ToString(out.UploadId), crc32: crc32}, nil
+	m := &multipart{fs: f, key: key, id: aws.ToString(out.UploadId), crc32: crc32}
+	f.svc.uploads.started(m.ref())
+	return m, nil
+}
+
+// ref names the upload in the Service's ledger.
+func (m *multipart) ref() uploadRef {
+	return uploadRef{Bucket: m.fs.bucket, Key: m.key, UploadID: m.id}
 }
 
 // uploadPart sends body as part num.
@@ -104,21 +109,20 @@ func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) (
 		m.abort()
 		return "", s3Error(err)
 	}
+	m.fs.svc.uploads.done(m.ref())
 	return aws.ToString(out.ETag), nil
 }
 
 // abort discards the upload and its parts. It uses a fresh context so it
-// still runs when the session's has been cancelled; a failure is logged (the
-// bucket's lifecycle rules are then the last resort).
+// still runs when the session's has been cancelled; a failure is logged and
+// the upload left in the ledger for Service.Sweep to abort later.
 func (m *multipart) abort() {
-	ctx, cancel := context.WithTimeout(context.Background(), m.fs.svc.set.RequestTimeout)
-	defer cancel()
-	_, err := m.fs.svc.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
-	})
-	if err != nil && !errors.Is(s3Error(err), fs.ErrNotExist) {
-		m.fs.log.Error("could not abort multipart upload", "key", m.key, "upload_id", m.id, "err", err)
+	if err := m.fs.svc.abortUpload(m.ref()); err != nil {
+		m.fs.log.Error("could not abort multipart upload: retried by the sweeper", "key", m.key, "upload_id", m.id, "err", err)
+		m.fs.svc.uploads.leftOver(m.ref())
+		return
 	}
+	m.fs.svc.uploads.done(m.ref())
 }
 
 // multipartCopy copies srcKey (of size bytes) to dstKey with UploadPartCopy

@@ -75,6 +75,15 @@ type Settings struct {
 	// MultipartHashes says whether the digests of multipart uploads are
 	// stored (see MultipartHashes). Default MultipartHashesNone.
 	MultipartHashes MultipartHashes
+	// UploadJournal is the file where the Service records the multipart
+	// uploads it starts, so that after a crash or restart Sweep can abort
+	// those left behind (see Sweep). "" keeps the record in memory only:
+	// failed aborts are still retried, but a killed process's uploads are
+	// left to the bucket's lifecycle rule.
+	UploadJournal string
+	// Logger receives the Service's own errors (journal writes, uploads
+	// given up). Default: discard.
+	Logger *slog.Logger
 }
 
 // SettingError is a settings field out of range, as NewService and
@@ -159,6 +168,8 @@ type Service struct {
 	// exercise multipart copies without 5 GiB objects).
 	copyLimit    int64
 	copyPartSize int64
+
+	uploads *ledger // this instance's multipart uploads
 }
 
 // NewService returns a Service that talks to S3 through api.
@@ -170,7 +181,15 @@ func NewService(api API, s Settings) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage settings: %w", err)
 	}
-	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize}
+	log := s.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	uploads, err := openLedger(s.UploadJournal, log)
+	if err != nil {
+		return nil, err
+	}
+	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize, uploads: uploads}
 	return svc, nil
 }
 

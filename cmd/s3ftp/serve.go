@@ -191,8 +191,18 @@ func (c *loadedConfig) storageSettings(checksums storage.ChecksumMode) storage.S
 	return storage.Settings{
 		PartSize: int64(c.S3PartSize), Concurrency: c.S3Concurrency, Checksums: checksums,
 		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit, MultipartHashes: c.multipartHashes,
+		UploadJournal: filepath.Join(c.DataDir, uploadJournalFile),
 	}
 }
+
+// uploadJournalFile, in data-dir, records the multipart uploads this gateway
+// started, so that those a crash left behind are aborted at the next start
+// (storage.Settings.UploadJournal); sweepInterval is how often the uploads
+// whose abort failed are retried.
+const (
+	uploadJournalFile = "multipart-uploads.json"
+	sweepInterval     = time.Minute
+)
 
 // gatewaySettings returns the FTP server settings of c.
 func (c *loadedConfig) gatewaySettings() gateway.Settings {
@@ -291,10 +301,26 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("s3: %w", err)
 	}
-	svc, err := storage.NewService(client, c.storageSettings(checksums))
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	set := c.storageSettings(checksums)
+	set.Logger = log.With("component", "storage")
+	svc, err := storage.NewService(client, set)
 	if err != nil {
 		return keyError(err)
 	}
+	sweepCtx, stopSweeper := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		svc.RunSweeper(sweepCtx, sweepInterval, set.Logger)
+	}()
+	defer func() {
+		stopSweeper()
+		<-swept
+		_ = svc.Close()
+	}()
 
 	users, err := openStore(ctx, &c.Config)
 	if err != nil {
