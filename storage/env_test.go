@@ -122,7 +122,20 @@ type transport struct {
 	mu     sync.Mutex
 	counts map[string]int
 	fail   func(op string, n int) bool // n counts that operation from 1
+	// lose, when not nil, chooses what happens to the answer of a request
+	// (see loss).
+	lose func(op string, n int) loss
 }
+
+// loss is what the transport does to a request and its answer.
+type loss int
+
+const (
+	delivered loss = iota // the request reaches S3, the answer the client
+	answer500             // the request reaches S3, the client gets a 500 (which the SDK retries)
+	stalled               // the request reaches S3, the answer never comes: the request times out
+	unsent                // the request never reaches S3 and times out
+)
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	op := operation(req)
@@ -130,7 +143,28 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tr.counts[op]++
 	n := tr.counts[op]
 	fail := tr.fail != nil && tr.fail(op, n)
+	lost := delivered
+	if tr.lose != nil {
+		lost = tr.lose(op, n)
+	}
 	tr.mu.Unlock()
+	switch lost {
+	case unsent:
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	case answer500, stalled:
+		resp, err := tr.next.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if lost == stalled {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		}
+		fail = true
+	}
 	if fail {
 		if req.Body != nil {
 			_ = req.Body.Close()
@@ -151,6 +185,7 @@ func (tr *transport) reset(fail func(op string, n int) bool) {
 	defer tr.mu.Unlock()
 	tr.counts = map[string]int{}
 	tr.fail = fail
+	tr.lose = nil
 }
 
 // snapshot returns a copy of the counts.

@@ -97,8 +97,10 @@ func (m *multipart) copyPart(ctx context.Context, num int32, source, etag string
 }
 
 // complete assembles the parts into the object, aborting the upload if S3
-// refuses, and returns the object's ETag.
-func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) (string, error) {
+// refuses, and returns the object's ETag. A failure that leaves open whether
+// S3 completed the upload is checked first (see commitFailed): the object
+// must have the parts' ETag and size bytes.
+func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart, size int64) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
 	defer cancel()
 	out, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
@@ -106,8 +108,12 @@ func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart) (
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
-		m.abort()
-		return "", s3Error(err)
+		if err := m.fs.commitFailed(err, m.key, multipartETag(parts), size); err != nil {
+			m.abort()
+			return "", err
+		}
+		m.fs.svc.uploads.done(m.ref())
+		return multipartETag(parts), nil
 	}
 	m.fs.svc.uploads.done(m.ref())
 	return aws.ToString(out.ETag), nil
@@ -142,7 +148,7 @@ func (f *Fs) multipartCopy(srcKey, dstKey string, size int64) error {
 		}
 		parts = append(parts, part)
 	}
-	_, err = mp.complete(f.ctx, parts)
+	_, err = mp.complete(f.ctx, parts, size)
 	return err
 }
 

@@ -293,7 +293,7 @@ func (w *Upload) finish() error {
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return *w.parts[i].PartNumber < *w.parts[j].PartNumber })
 	ctx := context.WithoutCancel(w.ctx)
-	etag, err := w.mp.complete(ctx, w.parts)
+	etag, err := w.mp.complete(ctx, w.parts, w.size)
 	if err == nil && w.sums != nil && w.fs.svc.set.MultipartHashes == MultipartHashesCopy {
 		w.fs.storeHashesByCopy(ctx, w.key, etag, w.contentType(), w.size, w.sums.metadata(nil))
 	}
@@ -317,7 +317,8 @@ func (w *Upload) contentType() string {
 	return "application/octet-stream"
 }
 
-// putObject stores body at key with one request.
+// putObject stores body at key with one request. A failure that leaves open
+// whether S3 stored it is checked first (see commitFailed).
 func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, f.svc.set.PartTimeout)
 	defer cancel()
@@ -328,8 +329,10 @@ func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte
 	if f.svc.set.Checksums == ChecksumsSupported {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
 	}
-	_, err := f.svc.api.PutObject(ctx, in)
-	return s3Error(err)
+	if _, err := f.svc.api.PutObject(ctx, in); err != nil {
+		return f.commitFailed(err, key, bodyETag(body), int64(len(body)))
+	}
+	return nil
 }
 
 // UploadResult is what an upload stored: its key, its size, and the
