@@ -77,7 +77,7 @@ func (w *Upload) copyPrefix(etag string, keep int64) error {
 	// No CRC32 announced: copied parts have no checksum that every server
 	// agrees on (versitygw answers the source object's, a composite "...-N"
 	// for a multipart source), and an announced upload needs one per part.
-	mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType(), false)
+	mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType(), nil, false)
 	if err != nil {
 		return err
 	}

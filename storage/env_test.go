@@ -125,6 +125,8 @@ type transport struct {
 	// lose, when not nil, chooses what happens to the answer of a request
 	// (see loss).
 	lose func(op string, n int) loss
+	// before, when not nil, runs before a request is sent (outside the lock).
+	before func(op string, n int)
 }
 
 // loss is what the transport does to a request and its answer.
@@ -147,7 +149,11 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if tr.lose != nil {
 		lost = tr.lose(op, n)
 	}
+	before := tr.before
 	tr.mu.Unlock()
+	if before != nil {
+		before(op, n)
+	}
 	switch lost {
 	case unsent:
 		<-req.Context().Done()
@@ -186,6 +192,7 @@ func (tr *transport) reset(fail func(op string, n int) bool) {
 	tr.counts = map[string]int{}
 	tr.fail = fail
 	tr.lose = nil
+	tr.before = nil
 }
 
 // snapshot returns a copy of the counts.

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
@@ -529,17 +533,46 @@ var fsCases = []fsCase{
 	{name: "multipart copy of a big file", set: smallParts, run: func(t *testing.T, e *env) {
 		storage.SetCopyLimits(e.svc, 6*mib, 5*mib)
 		data := randBytes(13 * mib)
-		e.upload(t, "/big.bin", data)
+		meta := map[string]string{"s3ftp-sha256": sum(data)}
+		_, err := e.API.PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: &e.bucket, Key: aws.String(e.prefix + "big.jpg"), Body: bytes.NewReader(data),
+			ContentType: aws.String("image/jpeg"), Metadata: meta,
+		})
+		must(t, "put", err)
 		e.rt.reset(nil)
-		must(t, "rename", e.fs.Rename("/big.bin", "/moved.bin"))
+		must(t, "rename", e.fs.Rename("/big.jpg", "/moved.jpg"))
 		if c := e.rt.snapshot(); c["UploadPartCopy"] != 2 || c["CopyObject"] != 0 {
 			t.Errorf("requests = %v, want 2 UploadPartCopy (5 MiB, then 8 MiB: no part under 5 MiB)", c)
 		}
-		got, err := e.object("moved.bin")
+		got, err := e.object("moved.jpg")
 		must(t, "get", err)
 		if sum(got) != sum(data) {
 			t.Errorf("copied object differs")
 		}
+		head, err := e.API.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &e.bucket, Key: aws.String(e.prefix + "moved.jpg")})
+		must(t, "head", err)
+		if ct := aws.ToString(head.ContentType); ct != "image/jpeg" || !reflect.DeepEqual(head.Metadata, meta) {
+			t.Errorf("copy has Content-Type %q and metadata %v, want image/jpeg and %v", ct, head.Metadata, meta)
+		}
+	}},
+	{name: "multipart copy of a file overwritten meanwhile", set: smallParts, run: func(t *testing.T, e *env) {
+		storage.SetCopyLimits(e.svc, 6*mib, 5*mib)
+		e.put(t, "big.bin", randBytes(13*mib))
+		newer := randBytes(13 * mib)
+		e.rt.reset(nil)
+		e.rt.before = func(op string, n int) {
+			if op == "UploadPartCopy" && n == 2 {
+				e.put(t, "big.bin", newer) // between the parts of the copy
+			}
+		}
+		if err := e.fs.Rename("/big.bin", "/moved.bin"); err == nil {
+			t.Fatal("rename of a file overwritten during the copy succeeded")
+		}
+		got, err := e.object("big.bin")
+		if err != nil || sum(got) != sum(newer) {
+			t.Errorf("source after the failed rename: %v, want the newer version", err)
+		}
+		e.nothingAt(t, "moved.bin")
 	}},
 	{name: "jail keeps users apart", run: func(t *testing.T, e *env) {
 		alice := e.otherFs(e.prefix + "alice")

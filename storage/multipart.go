@@ -27,13 +27,13 @@ type multipart struct {
 }
 
 // createMultipart starts a multipart upload of key, with contentType unless
-// it is "". With crc32 (and Settings.Checksums ChecksumsSupported) it
-// announces CRC32 part checksums.
-func (f *Fs) createMultipart(ctx context.Context, key, contentType string, crc32 bool) (*multipart, error) {
+// it is "" and the user metadata meta. With crc32 (and Settings.Checksums
+// ChecksumsSupported) it announces CRC32 part checksums.
+func (f *Fs) createMultipart(ctx context.Context, key, contentType string, meta map[string]string, crc32 bool) (*multipart, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.svc.set.RequestTimeout)
 	defer cancel()
 	crc32 = crc32 && f.svc.set.Checksums == ChecksumsSupported
-	in := &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &key}
+	in := &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &key, Metadata: meta}
 	if contentType != "" {
 		in.ContentType = &contentType
 	}
@@ -131,17 +131,27 @@ func (m *multipart) abort() {
 	m.fs.svc.uploads.done(m.ref())
 }
 
-// multipartCopy copies srcKey (of size bytes) to dstKey with UploadPartCopy
-// in ranges of copyPartSize, one after the other, aborting the upload on
-// failure (for objects above the single-copy limit).
-func (f *Fs) multipartCopy(srcKey, dstKey string, size int64) error {
-	mp, err := f.createMultipart(f.ctx, dstKey, "", false)
+// multipartCopy copies srcKey to dstKey with UploadPartCopy in ranges of
+// copyPartSize, one after the other, aborting the upload on failure (for
+// objects above the single-copy limit). The copy keeps the source's
+// Content-Type and user metadata (the stored digests), as CopyObject does,
+// and every part is copied only from the version first seen (its ETag), so
+// an overwrite during the copy fails it instead of splicing two versions.
+func (f *Fs) multipartCopy(srcKey, dstKey string) error {
+	ctx, cancel := f.reqCtx()
+	head, err := f.svc.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &srcKey})
+	cancel()
+	if err != nil {
+		return s3Error(err)
+	}
+	size, etag := aws.ToInt64(head.ContentLength), aws.ToString(head.ETag)
+	mp, err := f.createMultipart(f.ctx, dstKey, aws.ToString(head.ContentType), head.Metadata, false)
 	if err != nil {
 		return err
 	}
 	var parts []types.CompletedPart
 	for i, r := range copyRanges(size, f.svc.copyPartSize) {
-		part, err := mp.copyPart(f.ctx, int32(i+1), f.copySource(srcKey), "", r[0], r[1])
+		part, err := mp.copyPart(f.ctx, int32(i+1), f.copySource(srcKey), etag, r[0], r[1])
 		if err != nil {
 			mp.abort()
 			return err

@@ -131,7 +131,7 @@ func (f *Fs) copySource(key string) string {
 // CopyObject up to the single-copy limit, a multipart copy above it.
 func (f *Fs) copyObject(srcKey, dstKey string, size int64) error {
 	if size > f.svc.copyLimit {
-		return f.multipartCopy(srcKey, dstKey, size)
+		return f.multipartCopy(srcKey, dstKey)
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, f.svc.set.PartTimeout)
 	defer cancel()

@@ -198,7 +198,7 @@ func (w *Upload) fail(err error) {
 // Settings.Concurrency parts are already in flight.
 func (w *Upload) sendPart() error {
 	if w.mp == nil {
-		mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType(), true)
+		mp, err := w.fs.createMultipart(w.ctx, w.key, w.contentType(), nil, true)
 		if err != nil {
 			return err
 		}
