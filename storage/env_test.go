@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
@@ -116,7 +117,8 @@ func (e *env) keys(t *testing.T) []string { return e.Keys(t) }
 // upload under the prefix.
 func (e *env) nothingAt(t *testing.T, rel string) { e.NothingAt(t, rel) }
 
-// transport counts the Fs's S3 requests by operation and can fail chosen ones.
+// transport counts the Fs's S3 requests by operation and can fail or slow
+// chosen ones.
 type transport struct {
 	next   http.RoundTripper
 	mu     sync.Mutex
@@ -127,6 +129,7 @@ type transport struct {
 	lose func(op string, n int) loss
 	// before, when not nil, runs before a request is sent (outside the lock).
 	before func(op string, n int)
+	delay  time.Duration // added before each request is sent
 }
 
 // loss is what the transport does to a request and its answer.
@@ -150,9 +153,20 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		lost = tr.lose(op, n)
 	}
 	before := tr.before
+	delay := tr.delay
 	tr.mu.Unlock()
 	if before != nil {
 		before(op, n)
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, req.Context().Err()
+		}
 	}
 	switch lost {
 	case unsent:
@@ -193,6 +207,13 @@ func (tr *transport) reset(fail func(op string, n int) bool) {
 	tr.fail = fail
 	tr.lose = nil
 	tr.before = nil
+}
+
+// slow delays every later request by d (a slow S3 server or link).
+func (tr *transport) slow(d time.Duration) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.delay = d
 }
 
 // snapshot returns a copy of the counts.

@@ -38,17 +38,24 @@ var _ afero.Fs = (*Fs)(nil)
 // Name returns "s3".
 func (f *Fs) Name() string { return "s3" }
 
-// reqCtx returns the context for one metadata request.
+// reqCtx returns the context for one metadata request of the session.
 func (f *Fs) reqCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(f.ctx, f.svc.set.RequestTimeout)
+	return f.request(f.ctx)
+}
+
+// request returns the context of one S3 request made under parent (the
+// session's context, or a fresh one for cleanup): parent with its own
+// deadline. Functions that send several requests pass parent down, never a
+// context with a deadline, so a long sequence cannot run out of time after
+// doing its work.
+func (f *Fs) request(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, f.svc.set.RequestTimeout)
 }
 
 // Stat describes the file or directory at name. A key that is both an object
 // and a prefix is reported as the file.
 func (f *Fs) Stat(name string) (fs.FileInfo, error) {
-	ctx, cancel := f.reqCtx()
-	defer cancel()
-	fi, err := f.stat(ctx, name)
+	fi, err := f.stat(f.ctx, name)
 	if err != nil {
 		return nil, pathError("stat", name, err)
 	}
@@ -62,7 +69,8 @@ func (f *Fs) LstatIfPossible(name string) (fs.FileInfo, bool, error) {
 }
 
 // stat returns the file or directory at name: HEAD of the key, then a
-// one-key listing of "key/" when the HEAD found nothing.
+// one-key listing of "key/" when the HEAD found nothing. Each request gets
+// its own deadline under ctx.
 func (f *Fs) stat(ctx context.Context, name string) (fileInfo, error) {
 	if isRoot(name) {
 		return newDirInfo("/", time.Time{}), nil
@@ -80,6 +88,8 @@ func (f *Fs) stat(ctx context.Context, name string) (fileInfo, error) {
 
 // headFile returns the object at key as a file.
 func (f *Fs) headFile(ctx context.Context, name, key string) (fileInfo, error) {
+	ctx, cancel := f.request(ctx)
+	defer cancel()
 	out, err := f.svc.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &key})
 	if err != nil {
 		return fileInfo{}, s3Error(err)
@@ -90,6 +100,8 @@ func (f *Fs) headFile(ctx context.Context, name, key string) (fileInfo, error) {
 // statDir returns the directory whose listing prefix is prefix, using the
 // marker's date when the first key is the marker.
 func (f *Fs) statDir(ctx context.Context, name, prefix string) (fileInfo, error) {
+	ctx, cancel := f.request(ctx)
+	defer cancel()
 	out, err := f.svc.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket: &f.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1),
 	})
@@ -109,6 +121,8 @@ func (f *Fs) statDir(ctx context.Context, name, prefix string) (fileInfo, error)
 // putMarker writes the empty marker object of the directory with listing
 // prefix prefix.
 func (f *Fs) putMarker(ctx context.Context, prefix string) error {
+	ctx, cancel := f.request(ctx)
+	defer cancel()
 	_, err := f.svc.api.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &f.bucket, Key: &prefix, Body: bytes.NewReader(nil), ContentLength: aws.Int64(0),
 	})
@@ -119,9 +133,7 @@ func (f *Fs) putMarker(ctx context.Context, prefix string) error {
 // need not exist (S3 directories are implied by their keys), but the parent
 // must not be a file. It returns fs.ErrExist if a file or directory is there.
 func (f *Fs) Mkdir(name string, _ os.FileMode) error {
-	ctx, cancel := f.reqCtx()
-	defer cancel()
-	if err := f.mkdir(ctx, name); err != nil {
+	if err := f.mkdir(f.ctx, name); err != nil {
 		return pathError("mkdir", name, err)
 	}
 	return nil
@@ -177,9 +189,7 @@ func (f *Fs) MkdirAll(name string, perm os.FileMode) error {
 // directory (use RemoveDir) and fs.ErrNotExist when there is nothing. If the
 // file was the last entry of its directory, the directory keeps existing.
 func (f *Fs) Remove(name string) error {
-	ctx, cancel := f.reqCtx()
-	defer cancel()
-	if err := f.removeFile(ctx, name); err != nil {
+	if err := f.removeFile(f.ctx, name); err != nil {
 		return pathError("remove", name, err)
 	}
 	return nil
@@ -209,6 +219,8 @@ func (f *Fs) removeFile(ctx context.Context, name string) error {
 
 // deleteKey deletes one object.
 func (f *Fs) deleteKey(ctx context.Context, key string) error {
+	ctx, cancel := f.request(ctx)
+	defer cancel()
 	_, err := f.svc.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.bucket, Key: &key})
 	return s3Error(err)
 }
@@ -234,9 +246,7 @@ func (f *Fs) keepDir(ctx context.Context, dir string) error {
 // ErrNotEmpty if entries remain, ErrNotDir for a file and fs.ErrPermission
 // for the root.
 func (f *Fs) RemoveDir(name string) error {
-	ctx, cancel := f.reqCtx()
-	defer cancel()
-	if err := f.removeDir(ctx, name); err != nil {
+	if err := f.removeDir(f.ctx, name); err != nil {
 		return pathError("rmdir", name, err)
 	}
 	return nil
@@ -250,9 +260,11 @@ func (f *Fs) removeDir(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	out, err := f.svc.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+	lctx, cancel := f.request(ctx)
+	out, err := f.svc.api.ListObjectsV2(lctx, &s3.ListObjectsV2Input{
 		Bucket: &f.bucket, Prefix: &prefix, MaxKeys: aws.Int32(2),
 	})
+	cancel()
 	if err != nil {
 		return s3Error(err)
 	}
@@ -275,9 +287,10 @@ func (f *Fs) removeDir(ctx context.Context, name string) error {
 	return f.keepDir(ctx, dirOf(name))
 }
 
-// RemoveAll deletes the file or the directory tree at name (FTP SITE RMDIR).
-// It refuses the root, and trees of more than Settings.RenameLimit keys with
-// ErrTooMany before deleting anything. A missing name is not an error.
+// RemoveAll deletes the directory tree at name (FTP SITE RMDIR). It refuses
+// the root (fs.ErrPermission), a file (ErrNotDir: DELE removes files), a
+// missing name (fs.ErrNotExist), and trees of more than
+// Settings.RenameLimit keys (ErrTooMany), each before deleting anything.
 func (f *Fs) RemoveAll(name string) error {
 	if err := f.removeAll(name); err != nil {
 		return pathError("removeall", name, err)
@@ -289,36 +302,29 @@ func (f *Fs) removeAll(name string) error {
 	if isRoot(name) {
 		return fs.ErrPermission
 	}
-	ctx, cancel := f.reqCtx()
-	defer cancel()
-	fi, err := f.stat(ctx, name)
+	fi, err := f.stat(f.ctx, name)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
 	case err != nil:
 		return err
 	case !fi.IsDir():
-		return f.removeFile(ctx, name)
+		return ErrNotDir
 	}
 	prefix, err := f.jail.dirPrefix(name)
 	if err != nil {
 		return err
 	}
-	keys, err := f.listKeys(ctx, prefix)
+	keys, err := f.listKeys(f.ctx, prefix)
 	if err != nil {
 		return err
 	}
-	return f.deleteKeys(ctx, keys, dirOf(name))
+	return f.deleteKeys(f.ctx, keys, dirOf(name))
 }
 
 // deleteKeys deletes keys, each with its own request deadline, then keeps
 // the directory dir (see keepDir).
 func (f *Fs) deleteKeys(ctx context.Context, keys []entry, dir string) error {
 	for _, k := range keys {
-		kctx, kcancel := f.reqCtx()
-		err := f.deleteKey(kctx, k.key)
-		kcancel()
-		if err != nil {
+		if err := f.deleteKey(ctx, k.key); err != nil {
 			return err
 		}
 	}

@@ -469,7 +469,27 @@ var fsCases = []fsCase{
 		if got := e.keys(t); len(got) != 0 {
 			t.Errorf("keys after removeall = %v", got)
 		}
-		must(t, "removeall missing", e.fs.RemoveAll("/full"))
+		wantErr(t, "removeall missing", e.fs.RemoveAll("/full"), fs.ErrNotExist)
+		e.upload(t, "/keep.txt", []byte("keep"))
+		wantErr(t, "removeall file", e.fs.RemoveAll("/keep.txt"), storage.ErrNotDir)
+		if got := e.keys(t); !reflect.DeepEqual(got, []string{"keep.txt"}) {
+			t.Errorf("keys after removeall of a file = %v, want the file kept", got)
+		}
+	}},
+	{name: "each request of a rename or removal has its own deadline", set: storage.Settings{RequestTimeout: time.Second}, run: func(t *testing.T, e *env) {
+		for _, k := range []string{"in/a.jpg", "tree/x", "tree/y", "tree/sub/z"} {
+			e.put(t, k, []byte(k))
+		}
+		// Every request takes under the request timeout; each operation
+		// below sends at least four, so together they take longer.
+		e.rt.slow(300 * time.Millisecond)
+		must(t, "rename file", e.fs.Rename("/in/a.jpg", "/out/a.jpg"))
+		must(t, "rename dir", e.fs.Rename("/tree", "/moved"))
+		must(t, "removeall", e.fs.RemoveAll("/moved"))
+		e.rt.slow(0)
+		if got, want := e.keys(t), []string{"in/", "out/a.jpg"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("keys = %v, want %v", got, want)
+		}
 	}},
 	{name: "rename files", run: func(t *testing.T, e *env) {
 		for _, name := range []string{"plain.jpg", "with space.jpg", "plus+sign.jpg", "percent%20.jpg", "ünï©ødé.jpg", "hash#q?.jpg"} {

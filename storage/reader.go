@@ -57,8 +57,7 @@ func (f *Fs) newReader(name string, offset int64) (*Download, error) {
 // openFailed explains a failed GetObject: a directory, a missing file, or a
 // range starting at or past the end (an empty read at exactly the end).
 func (f *Fs) openFailed(name, key string, offset int64, getErr error) (*Download, error) {
-	ctx, cancel := f.reqCtx()
-	defer cancel()
+	ctx := f.ctx // each request below gets its own deadline
 	err := s3Error(getErr)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, dirErr := f.statDir(ctx, name, key+"/"); dirErr == nil {

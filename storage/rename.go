@@ -43,8 +43,7 @@ func (f *Fs) rename(oldname, newname string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := f.reqCtx()
-	defer cancel()
+	ctx := f.ctx // each request below gets its own deadline
 	src, err := f.stat(ctx, oldname)
 	if err != nil {
 		return err
@@ -71,8 +70,7 @@ func (f *Fs) renameDir(oldname, newname, oldPrefix, newPrefix string) error {
 	if strings.HasPrefix(newPrefix, oldPrefix) {
 		return fmt.Errorf("%w: cannot move a directory into itself", fs.ErrInvalid)
 	}
-	ctx, cancel := f.reqCtx()
-	defer cancel()
+	ctx := f.ctx // each request below gets its own deadline
 	switch _, err := f.stat(ctx, newname); {
 	case err == nil:
 		return fs.ErrExist
@@ -89,9 +87,7 @@ func (f *Fs) renameDir(oldname, newname, oldPrefix, newPrefix string) error {
 		if strings.HasSuffix(k.key, "/") && k.size == 0 {
 			// A marker is written afresh: it has no data to copy, and some
 			// servers (versitygw) refuse to copy directory objects.
-			mctx, mcancel := f.reqCtx()
-			err = f.putMarker(mctx, dst)
-			mcancel()
+			err = f.putMarker(ctx, dst)
 		} else {
 			err = f.copyObject(k.key, dst, k.size)
 		}
@@ -107,10 +103,7 @@ func (f *Fs) renameDir(oldname, newname, oldPrefix, newPrefix string) error {
 // It runs on a fresh context so a cancelled session still cleans up.
 func (f *Fs) undoCopies(keys []entry, oldPrefix, newPrefix string) {
 	for _, k := range keys {
-		ctx, cancel := context.WithTimeout(context.Background(), f.svc.set.RequestTimeout)
-		err := f.deleteKey(ctx, newPrefix+strings.TrimPrefix(k.key, oldPrefix))
-		cancel()
-		if err != nil {
+		if err := f.deleteKey(context.Background(), newPrefix+strings.TrimPrefix(k.key, oldPrefix)); err != nil {
 			f.log.Warn("could not delete copy after failed rename", "key", k.key, "err", err)
 		}
 	}
