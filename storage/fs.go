@@ -31,6 +31,7 @@ type Fs struct {
 	bucket string
 	jail   jail
 	log    *slog.Logger
+	dirs   dirMemory // paths this session knows are not files (dirs.go)
 }
 
 var _ afero.Fs = (*Fs)(nil)
@@ -58,6 +59,9 @@ func (f *Fs) Stat(name string) (fs.FileInfo, error) {
 	fi, err := f.stat(f.ctx, name)
 	if err != nil {
 		return nil, pathError("stat", name, err)
+	}
+	if fi.IsDir() {
+		f.dirs.remember(clean(name))
 	}
 	return fi, nil
 }
@@ -130,12 +134,13 @@ func (f *Fs) putMarker(ctx context.Context, prefix string) error {
 }
 
 // Mkdir creates the directory at name by writing its marker object. Parents
-// need not exist (S3 directories are implied by their keys), but the parent
-// must not be a file. It returns fs.ErrExist if a file or directory is there.
+// need not exist (S3 directories are implied by their keys), but none may be
+// a file (ErrNotDir). It returns fs.ErrExist if a file or directory is there.
 func (f *Fs) Mkdir(name string, _ os.FileMode) error {
 	if err := f.mkdir(f.ctx, name); err != nil {
 		return pathError("mkdir", name, err)
 	}
+	f.dirs.remember(clean(name))
 	return nil
 }
 
@@ -153,17 +158,8 @@ func (f *Fs) mkdir(ctx context.Context, name string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if parent := dirOf(name); !isRoot(parent) {
-		parentKey, err := f.jail.key(parent)
-		if err != nil {
-			return err
-		}
-		switch _, err := f.headFile(ctx, parent, parentKey); {
-		case err == nil:
-			return ErrNotDir
-		case !errors.Is(err, fs.ErrNotExist):
-			return err
-		}
+	if err := f.checkParent(name); err != nil {
+		return err
 	}
 	return f.putMarker(ctx, prefix)
 }
@@ -249,6 +245,7 @@ func (f *Fs) RemoveDir(name string) error {
 	if err := f.removeDir(f.ctx, name); err != nil {
 		return pathError("rmdir", name, err)
 	}
+	f.dirs.forget(clean(name))
 	return nil
 }
 
@@ -295,6 +292,7 @@ func (f *Fs) RemoveAll(name string) error {
 	if err := f.removeAll(name); err != nil {
 		return pathError("removeall", name, err)
 	}
+	f.dirs.forget(clean(name))
 	return nil
 }
 

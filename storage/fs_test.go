@@ -476,6 +476,51 @@ var fsCases = []fsCase{
 			t.Errorf("keys after removeall of a file = %v, want the file kept", got)
 		}
 	}},
+	{name: "a file above the name is not a directory", run: func(t *testing.T, e *env) {
+		e.upload(t, "/x.jpg", []byte("x"))
+		e.upload(t, "/in/a.jpg", []byte("a"))
+		for _, name := range []string{"/x.jpg/y.jpg", "/x.jpg/sub/y.jpg"} {
+			_, err := e.fs.Upload(name, writeFlags, 0)
+			wantErr(t, "upload "+name, err, storage.ErrNotDir)
+			_, err = e.fs.Upload(name, os.O_WRONLY|os.O_APPEND, 0)
+			wantErr(t, "append "+name, err, storage.ErrNotDir)
+			wantErr(t, "rename file to "+name, e.fs.Rename("/in/a.jpg", name), storage.ErrNotDir)
+			wantErr(t, "rename dir to "+name, e.fs.Rename("/in", name), storage.ErrNotDir)
+			wantErr(t, "mkdir "+name, e.fs.Mkdir(name, 0o755), storage.ErrNotDir)
+		}
+		if got, want := e.keys(t), []string{"in/a.jpg", "x.jpg"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("keys = %v, want %v", got, want)
+		}
+	}},
+	{name: "repeated uploads into a known directory are one PutObject each", run: func(t *testing.T, e *env) {
+		count := func(what string, want map[string]int, names ...string) {
+			t.Helper()
+			e.rt.reset(nil)
+			for _, n := range names {
+				e.upload(t, n, []byte(n))
+			}
+			if got := e.rt.snapshot(); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: requests = %v, want %v", what, got, want)
+			}
+		}
+		must(t, "mkdir", e.fs.Mkdir("/cam1", 0o755))
+		count("after MKD", map[string]int{"PutObject": 3}, "/cam1/1.jpg", "/cam1/2.jpg", "/cam1/3.jpg")
+		e.put(t, "cam2/old.jpg", nil)
+		_, err := e.fs.Stat("/cam2") // CWD
+		must(t, "stat", err)
+		count("after CWD", map[string]int{"PutObject": 2}, "/cam2/1.jpg", "/cam2/2.jpg")
+		e.put(t, "cam3/old.jpg", nil)
+		_, err = e.fs.ReadDir("/cam3") // LIST
+		must(t, "readdir", err)
+		count("after LIST", map[string]int{"PutObject": 2}, "/cam3/1.jpg", "/cam3/2.jpg")
+		count("unknown directory, checked once", map[string]int{"HeadObject": 2, "PutObject": 3}, "/cam4/day/1.jpg", "/cam4/day/2.jpg", "/cam4/day/3.jpg")
+		count("at the root", map[string]int{"PutObject": 2}, "/1.jpg", "/2.jpg")
+		// A directory the session removed is checked again.
+		must(t, "removeall", e.fs.RemoveAll("/cam1"))
+		e.upload(t, "/cam1", []byte("now a file"))
+		_, err = e.fs.Upload("/cam1/4.jpg", writeFlags, 0)
+		wantErr(t, "upload under a directory replaced by a file", err, storage.ErrNotDir)
+	}},
 	{name: "each request of a rename or removal has its own deadline", set: storage.Settings{RequestTimeout: time.Second}, run: func(t *testing.T, e *env) {
 		for _, k := range []string{"in/a.jpg", "tree/x", "tree/y", "tree/sub/z"} {
 			e.put(t, k, []byte(k))

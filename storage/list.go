@@ -73,6 +73,7 @@ func (f *Fs) ReadDir(name string) ([]fs.FileInfo, error) {
 	if err != nil {
 		return nil, pathError("readdir", name, err)
 	}
+	f.dirs.remember(clean(name))
 	return infos, nil
 }
 

@@ -20,7 +20,8 @@ func (f *Fs) Download(name string, offset int64) (*Download, error) {
 }
 
 // Upload starts an upload to the file at name that replaces it when the
-// returned Upload's Close succeeds. With os.O_APPEND in flags (APPE) or a
+// returned Upload's Close succeeds. It returns ErrNotDir if a directory above
+// name is a file (see checkParent). With os.O_APPEND in flags (APPE) or a
 // non-zero offset (REST before STOR) it keeps the start of the existing
 // file and writes after it (see newAppender). Other flags are ignored.
 func (f *Fs) Upload(name string, flags int, offset int64) (*Upload, error) {
@@ -35,6 +36,10 @@ func (f *Fs) upload(name string, flags int, offset int64) (*Upload, error) {
 	if isRoot(name) {
 		return nil, ErrIsDir
 	}
+	if err := f.checkParent(name); err != nil {
+		return nil, err
+	}
+	f.dirs.forget(clean(name)) // a file is going there
 	if flags&os.O_APPEND != 0 || offset != 0 {
 		return f.newAppender(name, offset, flags&os.O_APPEND != 0)
 	}

@@ -18,13 +18,15 @@ import (
 // and then deleted; an existing file at newname is replaced, an existing
 // directory is ErrIsDir. A directory is moved key by key: at most
 // Settings.RenameLimit keys (ErrTooMany otherwise, before anything changes),
-// newname must not exist (fs.ErrExist) and must not be inside oldname. If a
-// copy fails, the copies already made are deleted and oldname is left whole.
+// newname must not exist (fs.ErrExist) and must not be inside oldname. A
+// file above newname is ErrNotDir (see checkParent). If a copy fails, the copies already made are deleted and oldname is left whole.
 // S3 has no atomic rename: a reader may see both names while a move runs.
 func (f *Fs) Rename(oldname, newname string) error {
 	if err := f.rename(oldname, newname); err != nil {
 		return &fs.PathError{Op: "rename", Path: clean(oldname) + " -> " + clean(newname), Err: err}
 	}
+	f.dirs.forget(clean(oldname))
+	f.dirs.forget(clean(newname))
 	return nil
 }
 
@@ -46,6 +48,9 @@ func (f *Fs) rename(oldname, newname string) error {
 	ctx := f.ctx // each request below gets its own deadline
 	src, err := f.stat(ctx, oldname)
 	if err != nil {
+		return err
+	}
+	if err := f.checkParent(newname); err != nil {
 		return err
 	}
 	if src.IsDir() {
