@@ -89,11 +89,12 @@ func (d *clientDriver) run(c command, rawName string, call func(name string) err
 	return d.reply(c.op, name, err)
 }
 
-// reply converts err for the client, logging it when it is not the client's doing.
+// reply converts err for the client, logging it, with its S3 error code,
+// when it is not the client's doing.
 func (d *clientDriver) reply(op, name string, err error) error {
 	r, report := toReply(err)
 	if report {
-		d.sess.log.Error("storage error", "op", op, "path", name, "err", err)
+		d.sess.log.Error("storage error", "op", op, "path", name, "s3_code", storage.ErrorCode(err), "err", err)
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -225,28 +226,45 @@ func (c *raw) active(extended bool) func() net.Conn {
 	}
 }
 
-// faultTransport fails S3 requests matching a rule, to simulate S3 outages.
+// faultTransport fails S3 requests matching a rule, to simulate S3 outages
+// (a network error) or S3 refusing requests (an S3 error answer).
 type faultTransport struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	fail func(req *http.Request) bool
+	next   http.RoundTripper
+	mu     sync.Mutex
+	fail   func(req *http.Request) bool
+	status int    // with code: the S3 error answered instead of a network error
+	code   string // S3 error code, e.g. "AccessDenied"
 }
 
-func (f *faultTransport) set(fail func(req *http.Request) bool) {
+// set makes requests matching fail end in a network error (nil: none).
+func (f *faultTransport) set(fail func(req *http.Request) bool) { f.refuse(0, "", fail) }
+
+// refuse makes S3 answer requests matching fail with an error of status and
+// code, as a misconfigured bucket or gateway would.
+func (f *faultTransport) refuse(status int, code string, fail func(req *http.Request) bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fail = fail
+	f.fail, f.status, f.code = fail, status, code
 }
 
 func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	f.mu.Lock()
 	fail := f.fail != nil && f.fail(req)
+	status, code := f.status, f.code
 	f.mu.Unlock()
-	if fail {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
+	if !fail {
+		return f.next.RoundTrip(req)
+	}
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	if code == "" {
 		return nil, fmt.Errorf("injected failure talking to %s", req.URL.Host)
 	}
-	return f.next.RoundTrip(req)
+	body := fmt.Sprintf("<Error><Code>%s</Code><Message>injected</Message><RequestId>REQ1D</RequestId></Error>", code)
+	return &http.Response{
+		StatusCode: status, Status: http.StatusText(status), Request: req,
+		Header: http.Header{"Content-Type": {"application/xml"}},
+		Body:   io.NopCloser(strings.NewReader(body)),
+	}, nil
 }

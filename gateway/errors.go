@@ -32,11 +32,14 @@ func (e *replyError) Unwrap() []error {
 
 // replyKinds maps each error kind to the reason shown and the ftpserverlib
 // sentinel that selects a reply code other than 550. The first match wins.
+// storage.ErrRefused comes first: it also wraps the S3 error, whatever its
+// kind, and is the operator's problem, shown without details.
 var replyKinds = []struct {
 	kind error
 	msg  string
 	code error
 }{
+	{storage.ErrRefused, "storage refused the request, contact the administrator", nil},
 	{fs.ErrNotExist, "no such file or directory", nil},
 	{fs.ErrExist, "file exists", nil},
 	{fs.ErrPermission, "permission denied", nil},
@@ -55,7 +58,8 @@ var replyKinds = []struct {
 // toReply converts an error from the file system into the error the client
 // sees. Unknown errors (S3 unreachable, ...) become "storage temporarily
 // unavailable"; report says whether the original should be logged because
-// it is not the client's doing.
+// it is not the client's doing: every storage.ErrBackend (which
+// storage.ErrRefused wraps).
 func toReply(err error) (reply error, report bool) {
 	if err == nil {
 		return nil, false

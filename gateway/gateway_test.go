@@ -481,6 +481,99 @@ func TestS3FailureIsReported(t *testing.T) {
 	e.nothingAt(t, "alice/fail.bin")
 }
 
+// TestS3RefusalIsReported: S3 refusing the gateway's requests (its
+// credentials, bucket policy or settings are wrong) is not the user's doing:
+// neither "permission denied" nor 553, no bucket or request id in the
+// reply, and an error log line with the S3 code, for metadata commands and
+// transfers alike.
+func TestS3RefusalIsReported(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		status int
+		code   string
+	}{
+		{http.StatusForbidden, "AccessDenied"},
+		{http.StatusBadRequest, "InvalidArgument"}, // a bad checksum, part number, copy range or SSE setting
+	} {
+		t.Run(c.code, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, s3test.Fake(t), envOptions{})
+			cl := rawDial(t, e.addr, "")
+			cl.login("alice")
+			e.fault.refuse(c.status, c.code, func(req *http.Request) bool { return req.Method == http.MethodPut })
+			check := func(what string, code int, text string) {
+				t.Helper()
+				if code != 550 && code != 451 || !strings.Contains(text, "storage refused the request") {
+					t.Errorf("%s: reply = %d %s, want 550 or 451 storage refused the request", what, code, text)
+				}
+				for _, secret := range []string{e.bucket, "REQ1D", "injected"} {
+					if strings.Contains(text, secret) {
+						t.Errorf("%s: reply %q reveals %q", what, text, secret)
+					}
+				}
+			}
+			cl.send("MKD d")
+			code, text := cl.reply()
+			check("MKD", code, text)
+			conn := storRaw(t, cl, "f.bin")
+			_, _ = conn.Write([]byte("some data"))
+			conn.Close()
+			code, text = cl.reply()
+			check("STOR", code, text)
+			logs := e.logs.String()
+			if n := strings.Count(logs, "s3_code="+c.code); n < 2 || !strings.Contains(logs, "level=ERROR") {
+				t.Errorf("%d error log lines name the S3 code %s, want one per command:\n%s", n, c.code, logs)
+			}
+			e.fault.set(nil)
+			e.nothingAt(t, "alice/f.bin")
+		})
+	}
+}
+
+// TestDirectoryReplies: a file is not a directory to STOR, RNTO or SITE
+// RMDIR, and SITE RMDIR of nothing is an error, on every S3 server.
+func TestDirectoryReplies(t *testing.T) {
+	for _, srv := range s3test.All(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, srv, envOptions{})
+			c := rawDial(t, e.addr, "")
+			c.login("alice")
+			for _, name := range []string{"x.jpg", "keep.txt"} {
+				conn := storRaw(t, c, name)
+				_, _ = conn.Write([]byte(name))
+				conn.Close()
+				c.expect(226)
+			}
+			c.cmd(200, "TYPE I")
+			addr := c.pasv(true)
+			conn, err := net.Dial("tcp", addr)
+			must(t, "dial", err)
+			c.send("STOR /x.jpg/y.jpg")
+			code, text := c.reply()
+			conn.Close()
+			if code != 550 || !strings.Contains(text, "not a directory") {
+				t.Errorf("STOR under a file: %d %s, want 550 not a directory", code, text)
+			}
+			c.cmd(350, "RNFR keep.txt")
+			if text := c.cmd(550, "RNTO /x.jpg/keep.txt"); !strings.Contains(text, "not a directory") {
+				t.Errorf("RNTO under a file: %s, want not a directory", text)
+			}
+			if text := c.cmd(550, "SITE RMDIR keep.txt"); !strings.Contains(text, "not a directory") {
+				t.Errorf("SITE RMDIR of a file: %s, want not a directory", text)
+			}
+			if text := c.cmd(550, "SITE RMDIR /missing"); !strings.Contains(text, "no such file or directory") {
+				t.Errorf("SITE RMDIR of nothing: %s, want no such file or directory", text)
+			}
+			for _, key := range []string{"alice/x.jpg", "alice/keep.txt"} {
+				if _, err := e.object(key); err != nil {
+					t.Errorf("%s: %v", key, err)
+				}
+			}
+		})
+	}
+}
+
 // TestBadNames: names S3 cannot hold faithfully are refused with 553.
 func TestBadNames(t *testing.T) {
 	t.Parallel()

@@ -129,7 +129,14 @@ type transport struct {
 	lose func(op string, n int) loss
 	// before, when not nil, runs before a request is sent (outside the lock).
 	before func(op string, n int)
+	answer s3Answer      // what a failed request gets; zero: 500 InternalError
 	delay  time.Duration // added before each request is sent
+}
+
+// s3Answer is an S3 error answer: HTTP status and S3 error code.
+type s3Answer struct {
+	status int
+	code   string
 }
 
 // loss is what the transport does to a request and its answer.
@@ -153,6 +160,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		lost = tr.lose(op, n)
 	}
 	before := tr.before
+	answer := tr.answer
 	delay := tr.delay
 	tr.mu.Unlock()
 	if before != nil {
@@ -189,10 +197,13 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil {
 			_ = req.Body.Close()
 		}
+		if answer.code == "" {
+			answer = s3Answer{http.StatusInternalServerError, "InternalError"}
+		}
 		return &http.Response{
-			StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error",
+			StatusCode: answer.status, Status: http.StatusText(answer.status),
 			Header:  http.Header{"Content-Type": {"application/xml"}},
-			Body:    io.NopCloser(strings.NewReader(`<Error><Code>InternalError</Code><Message>injected</Message></Error>`)),
+			Body:    io.NopCloser(strings.NewReader("<Error><Code>" + answer.code + "</Code><Message>injected</Message></Error>")),
 			Request: req,
 		}, nil
 	}
@@ -200,11 +211,14 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // reset clears the counts and the failure rule.
-func (tr *transport) reset(fail func(op string, n int) bool) {
+func (tr *transport) reset(fail func(op string, n int) bool) { tr.refuse(s3Answer{}, fail) }
+
+// refuse clears the counts and makes the requests fail selects get answer.
+func (tr *transport) refuse(answer s3Answer, fail func(op string, n int) bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	tr.counts = map[string]int{}
-	tr.fail = fail
+	tr.fail, tr.answer = fail, answer
 	tr.lose = nil
 	tr.before = nil
 }

@@ -37,6 +37,13 @@ var (
 	// ErrBackend: S3 failed or could not be reached; the wrapped error says why
 	// and is for logs only (it may name the bucket, endpoint or request id).
 	ErrBackend = errors.New("storage backend error")
+	// ErrRefused: S3 refused a request for a reason that is the gateway's
+	// configuration, not the client's doing: the gateway's credentials or
+	// the bucket policy deny it (AccessDenied, any 403), or S3 rejects an
+	// argument the gateway's settings produced (InvalidArgument: checksum,
+	// part number, copy range, server-side encryption). Such an error also
+	// matches ErrBackend; the S3 error stays in the chain for logs only.
+	ErrRefused = errors.New("storage refused the request")
 )
 
 // pathError wraps err for the FTP path name as an *fs.PathError.
@@ -44,11 +51,13 @@ func pathError(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: clean(name), Err: err}
 }
 
-// s3Error classifies an error from the S3 client. A cancelled request becomes
-// ErrAborted; not found, access denied, conflicting and invalid key errors
-// become fs.ErrNotExist, fs.ErrPermission, fs.ErrExist and ErrInvalidName;
-// anything else is wrapped in ErrBackend, keeping the SDK error in the chain
-// for logging.
+// s3Error classifies an error from the S3 client by what it means. A
+// cancelled request becomes ErrAborted; not found, conflicting, too long and
+// invalid key errors (the client's name) become fs.ErrNotExist, fs.ErrExist,
+// ErrNameTooLong and ErrInvalidName; a refusal the gateway's configuration
+// caused becomes ErrRefused; anything else is wrapped in ErrBackend, keeping
+// the SDK error in the chain for logging. No S3 answer is fs.ErrPermission:
+// the user's permissions are the gateway's, checked before any request.
 func s3Error(err error) error {
 	if err == nil {
 		return nil
@@ -65,11 +74,11 @@ func s3Error(err error) error {
 			return fmt.Errorf("%w: %w", ErrBackend, err)
 		case "NoSuchKey", "NotFound", "NoSuchUpload":
 			return fmt.Errorf("%w (%w)", fs.ErrNotExist, err)
-		case "AccessDenied", "Forbidden":
-			return fmt.Errorf("%w (%w)", fs.ErrPermission, err)
+		case "AccessDenied", "Forbidden", "InvalidArgument":
+			return refused(err)
 		case "KeyTooLongError":
 			return fmt.Errorf("%w (%w)", ErrNameTooLong, err)
-		case "InvalidArgument", "InvalidObjectName":
+		case "InvalidObjectName":
 			return fmt.Errorf("%w (%w)", ErrInvalidName, err)
 		}
 	}
@@ -77,13 +86,19 @@ func s3Error(err error) error {
 	case http.StatusNotFound:
 		return fmt.Errorf("%w (%w)", fs.ErrNotExist, err)
 	case http.StatusForbidden:
-		return fmt.Errorf("%w (%w)", fs.ErrPermission, err)
+		return refused(err)
 	case http.StatusConflict:
 		// File-system backed servers (the embedded store, versitygw) refuse a
 		// key that is both a file and a directory prefix ("a" and "a/b").
 		return fmt.Errorf("%w (%w)", fs.ErrExist, err)
 	}
 	return fmt.Errorf("%w: %w", ErrBackend, err)
+}
+
+// refused wraps err, an S3 refusal caused by the gateway's configuration,
+// in ErrRefused and ErrBackend.
+func refused(err error) error {
+	return fmt.Errorf("%w: %w: %w", ErrBackend, ErrRefused, err)
 }
 
 // httpStatus returns the HTTP status of an S3 response error, or 0.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"reflect"
 	"runtime"
@@ -193,6 +194,30 @@ var fsCases = []fsCase{
 		wantErr(t, "upload with failing completion", err, storage.ErrBackend)
 		e.rt.reset(nil)
 		e.nothingAt(t, "broken.bin")
+	}},
+	{name: "S3 refusals are the gateway's configuration, not the user's", set: smallParts, run: func(t *testing.T, e *env) {
+		e.upload(t, "/f", []byte("f"))
+		for _, a := range []s3Answer{{http.StatusForbidden, "AccessDenied"}, {http.StatusBadRequest, "InvalidArgument"}} {
+			e.rt.refuse(a, func(op string, _ int) bool { return op != "HeadObject" })
+			for what, err := range map[string]error{
+				"mkdir":  e.fs.Mkdir("/d", 0o755),
+				"rename": e.fs.Rename("/f", "/g"),
+				"upload": writeThrough(e.fs, "/u", randBytes(6*mib)),
+			} {
+				wantErr(t, a.code+" "+what, err, storage.ErrRefused)
+				wantErr(t, a.code+" "+what, err, storage.ErrBackend)
+				if errors.Is(err, fs.ErrPermission) || errors.Is(err, storage.ErrInvalidName) {
+					t.Errorf("%s %s: %v is the user's error", a.code, what, err)
+				}
+			}
+		}
+		e.rt.refuse(s3Answer{}, func(op string, _ int) bool { return op == "HeadObject" })
+		_, err := e.fs.Stat("/f") // a HEAD answer has no body: 403 alone says it
+		wantErr(t, "stat with HEAD refused", err, storage.ErrBackend)
+		e.rt.refuse(s3Answer{http.StatusForbidden, "AccessDenied"}, func(op string, _ int) bool { return op == "HeadObject" })
+		_, err = e.fs.Stat("/f")
+		wantErr(t, "stat with HEAD forbidden", err, storage.ErrRefused)
+		e.rt.reset(nil)
 	}},
 	{name: "overwrite replaces only on completion", set: smallParts, run: func(t *testing.T, e *env) {
 		old := []byte("old content")
