@@ -234,6 +234,14 @@ type faultTransport struct {
 	fail   func(req *http.Request) bool
 	status int    // with code: the S3 error answered instead of a network error
 	code   string // S3 error code, e.g. "AccessDenied"
+	delay  time.Duration
+}
+
+// slow delays every later request by d (a slow S3 server or link).
+func (f *faultTransport) slow(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delay = d
 }
 
 // set makes requests matching fail end in a network error (nil: none).
@@ -250,8 +258,18 @@ func (f *faultTransport) refuse(status int, code string, fail func(req *http.Req
 func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	f.mu.Lock()
 	fail := f.fail != nil && f.fail(req)
-	status, code := f.status, f.code
+	status, code, delay := f.status, f.code, f.delay
 	f.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, req.Context().Err()
+		}
+	}
 	if !fail {
 		return f.next.RoundTrip(req)
 	}

@@ -530,6 +530,32 @@ func TestS3RefusalIsReported(t *testing.T) {
 	}
 }
 
+// TestSlowS3RenameAndRemove: with every S3 request slower than a third of
+// the request timeout, RNFR/RNTO and SITE RMDIR, which send several
+// requests each, do their work and report success.
+func TestSlowS3RenameAndRemove(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{storage: storage.Settings{RequestTimeout: time.Second}})
+	for _, k := range []string{"alice/in/a.jpg", "alice/tree/x", "alice/tree/sub/y"} {
+		e.put(t, k, []byte(k))
+	}
+	c := rawDial(t, e.addr, "")
+	c.login("alice")
+	e.fault.slow(300 * time.Millisecond)
+	c.cmd(350, "RNFR /in/a.jpg")
+	c.cmd(250, "RNTO /out/a.jpg")
+	c.cmd(250, "SITE RMDIR /tree")
+	e.fault.slow(0)
+	if _, err := e.object("alice/out/a.jpg"); err != nil {
+		t.Errorf("renamed file: %v", err)
+	}
+	for _, key := range []string{"alice/in/a.jpg", "alice/tree/x", "alice/tree/sub/y"} {
+		if _, err := e.object(key); err == nil {
+			t.Errorf("%s still exists", key)
+		}
+	}
+}
+
 // TestDirectoryReplies: a file is not a directory to STOR, RNTO or SITE
 // RMDIR, and SITE RMDIR of nothing is an error, on every S3 server.
 func TestDirectoryReplies(t *testing.T) {
