@@ -503,8 +503,8 @@ func TestS3RefusalIsReported(t *testing.T) {
 			e.fault.refuse(c.status, c.code, func(req *http.Request) bool { return req.Method == http.MethodPut })
 			check := func(what string, code int, text string) {
 				t.Helper()
-				if code != 550 && code != 451 || !strings.Contains(text, "storage refused the request") {
-					t.Errorf("%s: reply = %d %s, want 550 or 451 storage refused the request", what, code, text)
+				if code != 550 || !strings.Contains(text, "storage refused the request") {
+					t.Errorf("%s: reply = %d %s, want 550 storage refused the request", what, code, text)
 				}
 				for _, secret := range []string{e.bucket, "REQ1D", "injected"} {
 					if strings.Contains(text, secret) {
