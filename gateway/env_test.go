@@ -260,15 +260,8 @@ func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	fail := f.fail != nil && f.fail(req)
 	status, code, delay := f.status, f.code, f.delay
 	f.mu.Unlock()
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-req.Context().Done():
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
-			return nil, req.Context().Err()
-		}
+	if err := s3test.Delay(req, delay); err != nil {
+		return nil, err
 	}
 	if !fail {
 		return f.next.RoundTrip(req)

@@ -166,15 +166,8 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if before != nil {
 		before(op, n)
 	}
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-req.Context().Done():
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
-			return nil, req.Context().Err()
-		}
+	if err := s3test.Delay(req, delay); err != nil {
+		return nil, err
 	}
 	switch lost {
 	case unsent:

@@ -222,3 +222,21 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// Delay waits d before a test transport sends req, as a slow S3 server or
+// link would. If req's context ends first, it closes the body and returns
+// the context's error for the RoundTripper to return.
+func Delay(req *http.Request, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-req.Context().Done():
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return req.Context().Err()
+	}
+}
