@@ -530,18 +530,18 @@ func TestS3RefusalIsReported(t *testing.T) {
 	}
 }
 
-// TestSlowS3RenameAndRemove: with every S3 request slower than a third of
+// TestSlowS3RenameAndRemove: with every S3 request slower than a quarter of
 // the request timeout, RNFR/RNTO and SITE RMDIR, which send several
 // requests each, do their work and report success.
 func TestSlowS3RenameAndRemove(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, s3test.Fake(t), envOptions{storage: storage.Settings{RequestTimeout: time.Second}})
+	e := newEnv(t, s3test.Fake(t), envOptions{storage: storage.Settings{RequestTimeout: 2 * time.Second}})
 	for _, k := range []string{"alice/in/a.jpg", "alice/tree/x", "alice/tree/sub/y"} {
 		e.put(t, k, []byte(k))
 	}
 	c := rawDial(t, e.addr, "")
 	c.login("alice")
-	e.fault.slow(300 * time.Millisecond)
+	e.fault.slow(600 * time.Millisecond)
 	c.cmd(350, "RNFR /in/a.jpg")
 	c.cmd(250, "RNTO /out/a.jpg")
 	c.cmd(250, "SITE RMDIR /tree")
