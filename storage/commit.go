@@ -24,7 +24,8 @@ import (
 // expected ETag (the MD5 of the body, or for a multipart upload the MD5 of
 // the parts' MD5s and "-N", as AWS computes them) and size. Only then is the
 // failure turned into success. A definite refusal (a 4xx other than
-// NoSuchUpload) is not checked. Where S3's ETag is not computed so (SSE-KMS
+// NoSuchUpload, 501, or 503 SlowDown, which S3 answers before applying a
+// request) is not checked. Where S3's ETag is not computed so (SSE-KMS
 // or SSE-C encryption; gofakes3's multipart ETag is the MD5 of the whole
 // object) the check never matches and the failure stands, as before.
 
@@ -36,7 +37,12 @@ func ambiguous(err error) bool {
 		return true
 	}
 	status := httpStatus(err)
-	return status < 400 || status >= 500
+	switch {
+	case status == 501 || status == 503:
+		return false // not implemented, or throttled (SlowDown): refused before it was applied
+	default:
+		return status < 400 || status >= 500
+	}
 }
 
 // landed reports whether key holds an object of etag and size, asked with

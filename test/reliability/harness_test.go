@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -207,6 +208,26 @@ func (e *env) usage(t testing.TB) usage {
 	return usage{Goroutines: int(e.metric(t, "go_goroutines")), FDs: len(fds)}
 }
 
+// sockets lists the gateway's TCP sockets (state, local and peer address)
+// as ss(8) shows them, to say what a leak check found.
+func (e *env) sockets() string {
+	out, err := exec.Command("ss", "-Htanp").Output()
+	if err != nil {
+		return "ss: " + err.Error()
+	}
+	var b strings.Builder
+	pid := fmt.Sprintf("pid=%d,", e.Cmd.Process.Pid)
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, pid) {
+			f := strings.Fields(line)
+			if len(f) >= 5 {
+				fmt.Fprintf(&b, "%s %s %s\n", f[0], f[3], f[4])
+			}
+		}
+	}
+	return b.String()
+}
+
 // metric returns the value of the unlabelled metric name from /metrics.
 func (e *env) metric(t testing.TB, name string) float64 {
 	t.Helper()
@@ -247,7 +268,8 @@ func (e *env) requireNoLeak(t testing.TB, base usage, slack int) usage {
 			return u
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("leak: %v before, %v 15 s after (%d S3 connections in the pool, slack %d)", base, u, pool, slack)
+			t.Errorf("leak: %v before, %v 15 s after (%d S3 connections in the pool, slack %d); the gateway's sockets:\n%s",
+				base, u, pool, slack, e.sockets())
 			return u
 		}
 		time.Sleep(200 * time.Millisecond)
