@@ -755,7 +755,7 @@ func TestPassiveSettings(t *testing.T) {
 		{"localhost", "127,0,0,1,"},
 	} {
 		e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{
-			PublicHost: c.host, PassivePorts: gateway.PortRange{Start: 40100, End: 40109},
+			PublicHost: c.host, PassivePorts: gateway.PortRange{Start: 23100, End: 23109},
 		}})
 		cl := rawDial(t, e.addr, "")
 		cl.login("alice")
@@ -764,8 +764,8 @@ func TestPassiveSettings(t *testing.T) {
 			t.Errorf("public host %q: PASV = %s, want %s", c.host, text, c.want)
 		}
 		port, _ := strconv.Atoi(strings.TrimSuffix(strings.Split(cl.cmd(229, "EPSV"), "|||")[1], "|)"))
-		if port < 40100 || port > 40109 {
-			t.Errorf("EPSV port %d outside 40100-40109", port)
+		if port < 23100 || port > 23109 {
+			t.Errorf("EPSV port %d outside 23100-23109", port)
 		}
 	}
 }

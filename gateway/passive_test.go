@@ -15,10 +15,14 @@ import (
 // data timeout goes back to the range, for another session to use; the
 // session that left it gets 425 with the reason when it asks for a
 // transfer on it, and the port's return is logged.
+//
+// The passive ports of these tests are below the kernel's ephemeral range
+// (32768-60999 by default), so no outgoing connection of a parallel test
+// can be holding them.
 func TestPassivePortReturned(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{
-		ConnectionTimeout: time.Second, PassivePorts: gateway.PortRange{Start: 40300, End: 40300},
+		ConnectionTimeout: time.Second, PassivePorts: gateway.PortRange{Start: 23300, End: 23300},
 	}})
 	e.put(t, "alice/f.txt", []byte("data"))
 	idle := rawDial(t, e.addr, "127.0.0.2")
@@ -67,7 +71,7 @@ func TestPassivePortReturned(t *testing.T) {
 func TestPassiveShare(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{
-		PassivePorts: gateway.PortRange{Start: 40310, End: 40313}, PassiveShare: 50,
+		PassivePorts: gateway.PortRange{Start: 23310, End: 23313}, PassiveShare: 50,
 	}})
 	session := func(from, user string) *raw {
 		c := rawDial(t, e.addr, from)
