@@ -546,14 +546,15 @@ var fsCases = []fsCase{
 		_, err = e.fs.Upload("/cam1/4.jpg", writeFlags, 0)
 		wantErr(t, "upload under a directory replaced by a file", err, storage.ErrNotDir)
 	}},
-	{name: "each request of a rename or removal has its own deadline", set: storage.Settings{RequestTimeout: 2 * time.Second}, run: func(t *testing.T, e *env) {
+	{name: "each request of a rename or removal has its own deadline", set: storage.Settings{RequestTimeout: 5 * time.Second}, run: func(t *testing.T, e *env) {
 		for _, k := range []string{"in/a.jpg", "tree/x", "tree/y", "tree/sub/z"} {
 			e.put(t, k, []byte(k))
 		}
-		// Every request takes well under the request timeout (600 ms of 2 s,
-		// room for a loaded machine); each operation below sends at least
-		// four, so together they take longer.
-		e.rt.slow(600 * time.Millisecond)
+		// Every request takes well under the request timeout (1.5 s of 5 s:
+		// 600 ms of 2 s timed out under the race detector on a loaded
+		// machine); each operation below sends at least four, so together
+		// they take longer.
+		e.rt.slow(1500 * time.Millisecond)
 		must(t, "rename file", e.fs.Rename("/in/a.jpg", "/out/a.jpg"))
 		must(t, "rename dir", e.fs.Rename("/tree", "/moved"))
 		must(t, "removeall", e.fs.RemoveAll("/moved"))
