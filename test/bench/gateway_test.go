@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+
+	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/s3ftpbin"
+)
+
+// gateway is the system under test: one or more `s3ftp serve` processes
+// answering FTP at Addr, whose CPU time and peak memory are measured from
+// /proc (summed over the processes).
+type gateway struct {
+	Addr  string
+	User  string
+	Pass  string
+	procs []*s3ftpbin.Process
+	// S3 counts the requests the gateway sends to S3.
+	S3 *counter
+}
+
+// startGateway runs bin (`s3ftp serve`) against srv's bucket through a
+// counting proxy, for one user "bench" whose root is "ftp/" in bucket. The
+// serve command line gets -bench.serve's arguments and its environment
+// -bench.env's variables.
+func startGateway(t testing.TB, bin string, srv *s3test.Server, bucket string) *gateway {
+	t.Helper()
+	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), S3: newCounter(t, srv.Endpoint)}
+	dataDir := t.TempDir()
+	s3ftpbin.AddUser(t, bin, g.User, g.Pass, "--bucket", bucket, "--prefix", ftpPrefix, "--data-dir", dataDir)
+	config := s3ftpbin.WriteConfig(t, dataDir, g.S3.url, srv.AccessKey, srv.SecretKey, "log-level: warn")
+	args := append([]string{"serve", "--config", config}, strings.Fields(*serveArgs)...)
+	var env []string
+	for _, kv := range strings.Split(*serveEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			env = append(env, kv)
+		}
+	}
+	p := s3ftpbin.StartEnv(t, srv.Name, bin, env, args...)
+	g.Addr = p.Addr
+	g.procs = append(g.procs, p)
+	return g
+}
+
+// CPU returns the CPU time (user + system) the gateway's processes have
+// used, in seconds.
+func (g *gateway) CPU(t testing.TB) float64 {
+	t.Helper()
+	var ticks int64
+	for _, p := range g.procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Fields after "(comm)": state is field 3, utime 14, stime 15.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		for _, i := range []int{14 - 3, 15 - 3} {
+			n, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				t.Fatalf("/proc/PID/stat: %v", err)
+			}
+			ticks += n
+		}
+	}
+	return float64(ticks) / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux
+// on every architecture Go supports).
+const clockTicks = 100
+
+// ResetPeak resets the peak resident set size (VmHWM) of the gateway's
+// processes to their current size, so that PeakRSS measures what follows.
+func (g *gateway) ResetPeak(t testing.TB) {
+	t.Helper()
+	for _, p := range g.procs {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.Cmd.Process.Pid), []byte("5"), 0); err != nil {
+			t.Fatalf("reset the peak RSS: %v", err)
+		}
+	}
+}
+
+// PeakRSS returns the sum of the processes' peak resident set sizes
+// (VmHWM) since the last ResetPeak, in MiB.
+func (g *gateway) PeakRSS(t testing.TB) float64 {
+	t.Helper()
+	var kib int64
+	for _, p := range g.procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				kib += n
+			}
+		}
+	}
+	return float64(kib) / 1024
+}
+
+// session logs in with jlaffaye/ftp (passive mode, PASV; opts added),
+// calls do and logs out, returning the first error.
+func (g *gateway) session(do func(c *ftp.ServerConn) error, opts ...ftp.DialOption) error {
+	c, err := g.login(opts...)
+	if err != nil {
+		return err
+	}
+	return cmp.Or(do(c), c.Quit())
+}
+
+// login opens a logged-in jlaffaye/ftp session in passive mode (PASV;
+// opts added).
+func (g *gateway) login(opts ...ftp.DialOption) (*ftp.ServerConn, error) {
+	c, err := ftp.Dial(g.Addr, append([]ftp.DialOption{ftp.DialWithTimeout(time.Minute), ftp.DialWithDisabledEPSV(true)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", g.Addr, err)
+	}
+	if err := c.Login(g.User, g.Pass); err != nil {
+		_ = c.Quit()
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	return c, nil
+}
