@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -98,15 +97,6 @@ func burst(r *rig, rep int, up upload) run {
 	close(start)
 	done.Wait()
 	wall := time.Since(t0)
-	if os.Getenv("BENCH_DEBUG") != "" {
-		var sum time.Duration
-		for _, res := range results {
-			for _, d := range res.perFile {
-				sum += d
-			}
-		}
-		fmt.Fprintf(os.Stderr, "wall %s, per-file sum per session %s\n", wall, sum/time.Duration(r.sz.Sessions))
-	}
 	var out run
 	for _, res := range results {
 		out.PerFile = append(out.PerFile, res.perFile...)
