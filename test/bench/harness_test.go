@@ -1,0 +1,77 @@
+package bench
+
+// Tests of the harness's own pure parts: request naming, figures.
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestOperation(t *testing.T) {
+	for _, tc := range []struct {
+		method, target string
+		copySource     bool
+		status         int
+		want           string
+	}{
+		{"PUT", "/b/ftp/cam01/img.jpg", false, 200, "PUT"},
+		{"PUT", "/b/ftp/cam01/", false, 200, "MKD"},
+		{"PUT", "/b/ftp/big.bin?partNumber=3&uploadId=u", false, 200, "PART"},
+		{"PUT", "/b/ftp/new.bin", true, 200, "COPY"},
+		{"POST", "/b/ftp/big.bin?uploads", false, 200, "MPU"},
+		{"POST", "/b/ftp/big.bin?uploadId=u", false, 200, "DONE"},
+		{"POST", "/b?delete", false, 200, "DELS"},
+		{"DELETE", "/b/ftp/big.bin?uploadId=u", false, 204, "ABORT"},
+		{"DELETE", "/b/ftp/old.jpg", false, 204, "DEL"},
+		{"HEAD", "/b/ftp/cam01", false, 404, "HEAD404"},
+		{"HEAD", "/b/ftp/img.jpg", false, 200, "HEAD"},
+		{"GET", "/b?list-type=2&prefix=ftp%2F&delimiter=%2F", false, 200, "LIST"},
+		{"GET", "/b/?uploads&prefix=ftp%2F", false, 200, "UPLOADS"},
+		{"GET", "/b/ftp/big.bin", false, 206, "GET"},
+		{"GET", "/b/ftp/gone.bin", false, 0, "GET000"},
+	} {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		if tc.copySource {
+			r.Header.Set("X-Amz-Copy-Source", "/b/ftp/old.bin")
+		}
+		if got := operation(r, tc.status); got != tc.want {
+			t.Errorf("%s %s (%d) = %q, want %q", tc.method, tc.target, tc.status, got, tc.want)
+		}
+	}
+}
+
+func TestPerItem(t *testing.T) {
+	for _, tc := range []struct {
+		counts map[string]int
+		items  int
+		want   string
+	}{
+		{map[string]int{"PUT": 100, "HEAD404": 39, "LIST": 32, "MKD": 7}, 100, "1.78: PUT 1.00, HEAD404 0.39, LIST 0.32, MKD 0.07"},
+		{map[string]int{"PART": 128, "MPU": 1, "DONE": 1}, 1, "130: PART 128, DONE 1.00, MPU 1.00"},
+		{map[string]int{}, 0, "–"},
+	} {
+		if got := perItem(tc.counts, tc.items); got != tc.want {
+			t.Errorf("perItem(%v, %d) = %q, want %q", tc.counts, tc.items, got, tc.want)
+		}
+	}
+}
+
+func TestStatistics(t *testing.T) {
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median of 3 = %v, want 2", got)
+	}
+	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
+		t.Errorf("median of 4 = %v, want 2.5", got)
+	}
+	var d []time.Duration
+	for i := 1; i <= 200; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	if got := p99(d); got != 198 {
+		t.Errorf("p99 of 1..200 ms = %v, want 198", got)
+	}
+	if got := spread([]float64{120, 91.9, 121}); got != "120 (91.9–121)" {
+		t.Errorf("spread = %q", got)
+	}
+}
