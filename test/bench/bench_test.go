@@ -1,7 +1,10 @@
-// Package bench measures what the FTP hop costs: uploading and downloading
-// through the gateway against the same bytes sent straight to the same S3
-// server with aws-sdk-go-v2, in the same run. Report the ratio of the two
-// (see docs/performance.md and test/bench/run); never an absolute threshold.
+// Package bench measures what the FTP hop costs: the same work through the
+// gateway and straight to the same S3 server with aws-sdk-go-v2, in the same
+// run, reported as ratios, never against an absolute threshold.
+// TestWorkloads (test/bench/run, docs/performance.md) drives the built
+// binary with real FTP clients on the camera, large-file and listing
+// workloads; the micro-benchmarks below (go test -bench) run the gateway in
+// process on single uploads and downloads.
 package bench
 
 import (
