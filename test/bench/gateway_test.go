@@ -2,8 +2,12 @@ package bench
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,14 +19,14 @@ import (
 	"github.com/s3ftp/s3ftp/test/s3ftpbin"
 )
 
-// gateway is the system under test: one or more `s3ftp serve` processes
-// answering FTP at Addr, whose CPU time and peak memory are measured from
+// gateway is the system under test: one or more FTP server processes
+// answering at Addr, whose CPU time and peak memory are measured from
 // /proc (summed over the processes).
 type gateway struct {
-	Addr  string
-	User  string
-	Pass  string
-	procs []*s3ftpbin.Process
+	Addr string
+	User string
+	Pass string
+	pids []int
 	// S3 counts the requests the gateway sends to S3.
 	S3 *counter
 }
@@ -46,7 +50,67 @@ func startGateway(t testing.TB, bin string, srv *s3test.Server, bucket string) *
 	}
 	p := s3ftpbin.StartEnv(t, srv.Name, bin, env, args...)
 	g.Addr = p.Addr
-	g.procs = append(g.procs, p)
+	g.pids = append(g.pids, p.Cmd.Process.Pid)
+	return g
+}
+
+// startReference runs the reference server fclairamb/ftpserver (bin, built
+// beside the project; see docs/performance.md) for the same user with
+// afero-s3 on srv's bucket, through a counting proxy, stopped when the test
+// ends.
+func startReference(t testing.TB, bin string, srv *s3test.Server, bucket string) *gateway {
+	t.Helper()
+	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), S3: newCounter(t, srv.Endpoint)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Addr = ln.Addr().String()
+	_ = ln.Close()
+	conf, err := json.Marshal(map[string]any{
+		"version":        1,
+		"listen_address": g.Addr,
+		"accesses": []map[string]any{{
+			"user": g.User, "pass": g.Pass, "fs": "s3",
+			"params": map[string]string{
+				"bucket": bucket, "region": "us-east-1", "endpoint": g.S3.url, "disable_ssl": "true", "path_style": "true",
+				"access_key_id": srv.AccessKey, "secret_access_key": srv.SecretKey, "basePath": strings.TrimSuffix(ftpPrefix, "/"),
+			},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	confPath := filepath.Join(dir, "ftpserver.json")
+	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(dir, "ftpserver.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-conf", confPath)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = log.Close()
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", g.Addr); err == nil {
+			_ = c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(log.Name())
+			t.Fatalf("%s did not listen on %s: %s", bin, g.Addr, out)
+		}
+	}
+	g.pids = append(g.pids, cmd.Process.Pid)
 	return g
 }
 
@@ -55,8 +119,8 @@ func startGateway(t testing.TB, bin string, srv *s3test.Server, bucket string) *
 func (g *gateway) CPU(t testing.TB) float64 {
 	t.Helper()
 	var ticks int64
-	for _, p := range g.procs {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+	for _, pid := range g.pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,8 +145,8 @@ const clockTicks = 100
 // processes to their current size, so that PeakRSS measures what follows.
 func (g *gateway) ResetPeak(t testing.TB) {
 	t.Helper()
-	for _, p := range g.procs {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.Cmd.Process.Pid), []byte("5"), 0); err != nil {
+	for _, pid := range g.pids {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
 			t.Fatalf("reset the peak RSS: %v", err)
 		}
 	}
@@ -93,8 +157,8 @@ func (g *gateway) ResetPeak(t testing.TB) {
 func (g *gateway) PeakRSS(t testing.TB) float64 {
 	t.Helper()
 	var kib int64
-	for _, p := range g.procs {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+	for _, pid := range g.pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,6 +34,7 @@ var (
 	objects   = flag.Int("bench.objects", 0, "objects in the listed directory (0: 1000, full 10000)")
 	stores    = flag.String("bench.stores", "versitygw", "comma-separated S3 servers: versitygw, embedded")
 	serveArgs = flag.String("bench.serve", "", "extra `s3ftp serve` arguments, space-separated (e.g. \"--s3-part-size 16MiB\")")
+	reference = flag.String("bench.reference", "", "path of a fclairamb/ftpserver binary to measure instead of s3ftp (the reference server, built beside the project)")
 	serveEnv  = flag.String("bench.env", "", "extra environment of `s3ftp serve`, comma-separated KEY=VALUE (e.g. S3FTP_S3_CONCURRENCY=4)")
 )
 
@@ -174,7 +175,11 @@ func startRig(t *testing.T, bin, store string, sz scale) *rig {
 		t.Fatalf("-bench.stores: unknown server %q (versitygw, embedded)", store)
 	}
 	r := &rig{srv: srv, bucket: srv.NewBucket(t), sz: sz, tmp: t.TempDir()}
-	r.gw = startGateway(t, bin, srv, r.bucket)
+	if *reference != "" {
+		r.gw = startReference(t, *reference, srv, r.bucket)
+	} else {
+		r.gw = startGateway(t, bin, srv, r.bucket)
+	}
 	r.directS3 = newCounter(t, srv.Endpoint)
 	proxied := *srv
 	proxied.Endpoint = r.directS3.url
@@ -317,7 +322,11 @@ func header(sz scale) string {
 		size = "full"
 	}
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s size: bursts %d sessions × %d files × %d KiB (new directory every %d files), large file %d MiB, listing %d objects; %d runs each, interleaved; %s, %d CPUs, %s, %s; serve %q env %q",
-		size, sz.Sessions, sz.Files, fileSize>>10, dirEvery, sz.Large>>20, sz.Objects, *reps,
+	server := "s3ftp"
+	if *reference != "" {
+		server = "reference server " + *reference
+	}
+	return fmt.Sprintf("%s: %s size: bursts %d sessions × %d files × %d KiB (new directory every %d files), large file %d MiB, listing %d objects; %d runs each, interleaved; %s, %d CPUs, %s, %s; serve %q env %q",
+		server, size, sz.Sessions, sz.Files, fileSize>>10, dirEvery, sz.Large>>20, sz.Objects, *reps,
 		host, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"), *serveArgs, *serveEnv)
 }
