@@ -29,6 +29,9 @@ type gateway struct {
 	pids []int
 	// S3 counts the requests the gateway sends to S3.
 	S3 *counter
+	// NeedsRoot: the server's root directory must exist as a marker
+	// object (afero-s3's does), made again before each workload.
+	NeedsRoot bool
 }
 
 // startGateway runs bin (`s3ftp serve`) against srv's bucket through a
@@ -60,7 +63,7 @@ func startGateway(t testing.TB, bin string, srv *s3test.Server, bucket string) *
 // ends.
 func startReference(t testing.TB, bin string, srv *s3test.Server, bucket string) *gateway {
 	t.Helper()
-	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), S3: newCounter(t, srv.Endpoint)}
+	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), S3: newCounter(t, srv.Endpoint), NeedsRoot: true}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +73,8 @@ func startReference(t testing.TB, bin string, srv *s3test.Server, bucket string)
 	conf, err := json.Marshal(map[string]any{
 		"version":        1,
 		"listen_address": g.Addr,
+		// ftpserverlib needs a range here; below the kernel's ephemeral ports.
+		"passive_transfer_port_range": map[string]int{"start": 21000, "end": 21999},
 		"accesses": []map[string]any{{
 			"user": g.User, "pass": g.Pass, "fs": "s3",
 			"params": map[string]string{

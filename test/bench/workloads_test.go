@@ -203,6 +203,14 @@ func measure(t *testing.T, r *rig, w workload) row {
 	t.Helper()
 	start := time.Now()
 	res := row{Store: r.srv.Name, W: w, FTPReq: map[string]int{}, DirectReq: map[string]int{}}
+	if r.gw.NeedsRoot {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := r.check.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.bucket, Key: aws.String(ftpPrefix), Body: http.NoBody})
+		cancel()
+		if err != nil {
+			t.Fatalf("root marker: %v", err)
+		}
+	}
 	if w.Setup != nil {
 		w.Setup(t, r)
 	}
