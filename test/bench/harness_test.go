@@ -74,4 +74,7 @@ func TestStatistics(t *testing.T) {
 	if got := spread([]float64{120, 91.9, 121}); got != "120 (91.9–121)" {
 		t.Errorf("spread = %q", got)
 	}
+	if got := spread([]float64{0.0234, 0.0191, 1.5}); got != "0.023 (0.019–1.50)" {
+		t.Errorf("spread = %q", got)
+	}
 }

@@ -57,15 +57,17 @@ func p99(d []time.Duration) float64 {
 	return float64(s[max(i, 0)]) / float64(time.Millisecond)
 }
 
-// num formats a figure with three significant digits at most.
+// num formats a figure with three significant digits (more above 1000).
 func num(v float64) string {
 	switch {
 	case v >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case v >= 10:
 		return fmt.Sprintf("%.1f", v)
-	default:
+	case v >= 1:
 		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
 	}
 }
 
