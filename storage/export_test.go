@@ -6,3 +6,12 @@ func SetCopyLimits(s *Service, limit, partSize int64) {
 	s.copyLimit = limit
 	s.copyPartSize = partSize
 }
+
+// DownloadBuffers returns the bytes of buffers a download made (0 for one
+// streamed from a single GET).
+func DownloadBuffers(d *Download) int64 {
+	if d.chunks == nil {
+		return 0
+	}
+	return d.chunks.allocated
+}

@@ -46,6 +46,9 @@ const (
 	maxParts     = 10000
 	maxCopySize  = 5 << 30 // largest single CopyObject
 	copyPartSize = 512 << 20
+
+	minChunkSize = 256 << 10 // DownloadChunkSize bounds
+	maxChunkSize = 512 << 20
 )
 
 // Settings tune how an Fs uses S3. Zero fields take the defaults noted.
@@ -70,8 +73,18 @@ type Settings struct {
 	// may touch; beyond it the operation is refused with ErrTooMany before
 	// anything changes. Default 1000.
 	RenameLimit int
-	// ListPageSize is MaxKeys for each ListObjectsV2 page. Default 1000.
+	// ListPageSize is MaxKeys for each ListObjectsV2 page, and so the most
+	// entries a listing holds at once. Default 1000.
 	ListPageSize int32
+	// DownloadConcurrency is how many ranged GETs of one download are in
+	// flight at once; 1 reads each download with one streaming GET. Memory
+	// per download is at most DownloadConcurrency × DownloadChunkSize.
+	// Default 4; at most 64.
+	DownloadConcurrency int
+	// DownloadChunkSize is the size of each ranged GET when
+	// DownloadConcurrency is above 1. Default 4 MiB; between 256 KiB and
+	// 512 MiB.
+	DownloadChunkSize int64
 	// MultipartHashes says whether the digests of multipart uploads are
 	// stored (see MultipartHashes). Default MultipartHashesNone.
 	MultipartHashes MultipartHashes
@@ -147,6 +160,18 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.ListPageSize < 1 || s.ListPageSize > 1000 {
 		return bad("ListPageSize", "%d: must be between 1 and 1000", s.ListPageSize)
+	}
+	if s.DownloadConcurrency == 0 {
+		s.DownloadConcurrency = 4
+	}
+	if s.DownloadConcurrency < 1 || s.DownloadConcurrency > 64 {
+		return bad("DownloadConcurrency", "%d: must be between 1 and 64", s.DownloadConcurrency)
+	}
+	if s.DownloadChunkSize == 0 {
+		s.DownloadChunkSize = 4 << 20
+	}
+	if s.DownloadChunkSize < minChunkSize || s.DownloadChunkSize > maxChunkSize {
+		return bad("DownloadChunkSize", "%d: must be between 256KiB and 512MiB", s.DownloadChunkSize)
 	}
 	if s.MultipartHashes == "" {
 		s.MultipartHashes = MultipartHashesNone
