@@ -31,7 +31,8 @@ type transfer struct {
 	interrupt error
 }
 
-// stream is what storage's Download and Upload both are.
+// stream is what storage's Download and Upload both are; a download is
+// also an io.WriterTo.
 type stream interface {
 	io.ReadWriteSeeker
 	io.Closer
@@ -40,8 +41,10 @@ type stream interface {
 var (
 	_ ftpserver.FileTransfer      = (*transfer)(nil)
 	_ ftpserver.FileTransferError = (*transfer)(nil)
+	_ io.WriterTo                 = (*transfer)(nil)
 	_ stream                      = (*storage.Download)(nil)
 	_ stream                      = (*storage.Upload)(nil)
+	_ io.WriterTo                 = (*storage.Download)(nil)
 )
 
 // newTransfer starts accounting for a transfer of file: a *storage.Download
@@ -69,6 +72,45 @@ func (t *transfer) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// WriteTo sends a download to w (the data connection): in the large
+// pieces the download holds when the user's bandwidth is not limited,
+// else through Read. An error of w is returned as it is, so ftpserverlib
+// can tell a failed data connection from a failed download.
+func (t *transfer) WriteTo(w io.Writer) (int64, error) {
+	if t.limit != nil || t.up != nil {
+		return io.CopyBuffer(writerOnly{w}, readerOnly{t}, make([]byte, bandwidthBurst))
+	}
+	cw := &countingWriter{w: w, n: &t.bytes}
+	n, err := t.file.(io.WriterTo).WriteTo(cw)
+	if err != nil && !errors.Is(err, cw.err) {
+		return n, t.drv.reply("download", t.name, err)
+	}
+	return n, err
+}
+
+// countingWriter counts the bytes written to w and keeps w's error.
+type countingWriter struct {
+	w   io.Writer
+	n   *atomic.Int64
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// writerOnly and readerOnly hide the ReaderFrom and WriterTo of what they
+// hold, so io.CopyBuffer uses the buffer it is given.
+type (
+	writerOnly struct{ io.Writer }
+	readerOnly struct{ io.Reader }
+)
 
 // Write writes to an upload.
 func (t *transfer) Write(p []byte) (int, error) {

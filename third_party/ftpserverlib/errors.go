@@ -21,9 +21,15 @@ func getErrorCode(err error, defaultCode int) int {
 		return StatusActionAborted
 	case errors.Is(err, ErrFileNameNotAllowed):
 		return StatusActionNotTakenNoFile
-	default:
-		return defaultCode
 	}
+
+	// s3ftp patch: a transfer that failed while data moved says which side failed
+	var failure *transferFailure
+	if errors.As(err, &failure) {
+		return failure.code
+	}
+
+	return defaultCode
 }
 
 // DriverError is a wrapper is for any error that occur while contacting the drivers

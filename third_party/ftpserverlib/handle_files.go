@@ -128,9 +128,15 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 
 	conversionMode := convertModeToCRLF
 
+	// s3ftp patch: the data connection is wrapped (dataConn) to tell its
+	// failures (426) from the file's (451), and so that the copy goes
+	// through the file's WriterTo or a large buffer, never net.TCPConn's
+	// ReadFrom/WriteTo with their 32 KiB
+	conn := &dataConn{rw: transferConn}
+
 	// Copy the data
 	if write { // ... from the connection to the file
-		reader = transferConn
+		reader = conn
 		writer = file
 
 		if runtime.GOOS != "windows" {
@@ -138,7 +144,7 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 		}
 	} else { // ... from the file to the connection
 		reader = file
-		writer = transferConn
+		writer = conn
 	}
 
 	if c.currentTransferType == TransferTypeASCII && !c.server.settings.DisableASCIIConversion {
@@ -146,7 +152,7 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 	}
 
 	// for reads io.EOF isn't an error, for writes it must be considered an error
-	if written, errCopy := io.Copy(writer, reader); errCopy != nil && (!errors.Is(errCopy, io.EOF) || write) {
+	if written, errCopy := io.CopyBuffer(writer, reader, make([]byte, transferBufferSize)); errCopy != nil && (!errors.Is(errCopy, io.EOF) || write) { // s3ftp patch
 		err = errCopy
 	} else {
 		c.logger.Debug(
@@ -164,11 +170,61 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 			fileTransferError.TransferError(err)
 		}
 
-		err = newNetworkError("error transferring data", err)
+		err = &transferFailure{code: conn.failureCode(), err: newNetworkError("error transferring data", err)} // s3ftp patch
 	}
 
 	return err
 }
+
+// s3ftp patch: transferBufferSize is the copy buffer of a transfer whose
+// file has no WriterTo (uploads, ASCII mode)
+const transferBufferSize = 256 << 10
+
+// dataConn is a transfer's data connection with its ReadFrom and WriteTo
+// hidden; it remembers whether it failed (s3ftp patch).
+type dataConn struct {
+	rw     io.ReadWriter
+	failed bool
+}
+
+func (d *dataConn) Read(p []byte) (int, error) {
+	n, err := d.rw.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		d.failed = true
+	}
+
+	return n, err
+}
+
+func (d *dataConn) Write(p []byte) (int, error) {
+	n, err := d.rw.Write(p)
+	if err != nil {
+		d.failed = true
+	}
+
+	return n, err
+}
+
+// failureCode is the reply to a transfer that failed: 426 when the data
+// connection failed, else 451 (the file failed: a local error).
+func (d *dataConn) failureCode() int {
+	if d.failed {
+		return StatusTransferAborted
+	}
+
+	return StatusActionAbortedLocal
+}
+
+// transferFailure is an error during a transfer with the reply code it
+// calls for (s3ftp patch); getErrorCode picks it after the sentinels.
+type transferFailure struct {
+	code int
+	err  error
+}
+
+func (e *transferFailure) Error() string { return e.err.Error() }
+
+func (e *transferFailure) Unwrap() error { return e.err }
 
 func (c *clientHandler) handleCOMB(param string) error {
 	if !c.server.settings.EnableCOMB {

@@ -492,3 +492,104 @@ func listRawData(t *testing.T, client *rawClient, command string) string {
 
 	return string(content)
 }
+
+// errMidRead is the error of a file that fails after its first bytes.
+var errMidRead = errors.New("storage failed mid-read")
+
+// transferSides is a driver whose files report the largest read asked of
+// them, and fail mid-read when their name says so.
+type transferSides struct {
+	*TestClientDriver
+	mu      sync.Mutex
+	maxRead int
+}
+
+type sideFile struct {
+	afero.File
+	driver *transferSides
+	read   int
+}
+
+func (d *transferSides) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	file, err := d.TestClientDriver.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+
+	return &sideFile{File: file, driver: d}, nil
+}
+
+func (f *sideFile) Read(p []byte) (int, error) {
+	f.driver.mu.Lock()
+	f.driver.maxRead = max(f.driver.maxRead, len(p))
+	f.driver.mu.Unlock()
+
+	if strings.Contains(f.Name(), "fail-mid-read") && f.read > 0 {
+		return 0, errMidRead
+	}
+
+	n, err := f.File.Read(p)
+	f.read += n
+
+	return n, err
+}
+
+// retrRaw starts RETR of name over a passive data connection and returns
+// the data connection.
+func retrRaw(t *testing.T, client *rawClient, name string) *net.TCPConn {
+	t.Helper()
+
+	msg := client.cmd(StatusEnteringEPSV, "EPSV")
+
+	var port int
+	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+	require.NoError(t, err, msg)
+
+	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+
+	_, err = client.text.Cmd("RETR %s", name)
+	require.NoError(t, err)
+	client.expect(StatusFileStatusOK)
+
+	return data.(*net.TCPConn)
+}
+
+// Patch 14: a download that fails while data moves is answered 451 when the
+// file failed and 426 when the data connection did (upstream: 550 for
+// both), and the data is copied through a large buffer (upstream: the 32 KiB
+// of net.TCPConn's ReadFrom).
+func TestPatchTransferFailureCodes(t *testing.T) {
+	driver := &TestServerDriver{}
+	sides := &transferSides{}
+	driver.AuthProvider = func(string, string) (ClientDriver, error) {
+		sides.TestClientDriver = NewTestClientDriver(driver)
+
+		return sides, nil
+	}
+	server := NewTestServerWithTestDriver(t, driver)
+	big := make([]byte, 4<<20)
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "big.bin"), big, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "fail-mid-read.bin"), big, 0o600))
+
+	client := loginRaw(t, server)
+
+	data := retrRaw(t, client, "big.bin")
+	got, err := io.ReadAll(data)
+	require.NoError(t, err)
+	require.Len(t, got, len(big))
+	client.expect(StatusClosingDataConn)
+	require.Equal(t, transferBufferSize, sides.maxRead, "the largest read of the file")
+
+	data = retrRaw(t, client, "fail-mid-read.bin")
+	got, err = io.ReadAll(data)
+	require.NoError(t, err)
+	require.Less(t, len(got), len(big))
+	msg := client.expect(StatusActionAbortedLocal)
+	require.Contains(t, msg, errMidRead.Error())
+
+	data = retrRaw(t, client, "big.bin")
+	require.NoError(t, data.SetLinger(0))
+	require.NoError(t, data.Close()) // RST: the server's writes fail
+	client.expect(StatusTransferAborted)
+}
