@@ -76,6 +76,9 @@ type Config struct {
 	MultipartHashes string        `key:"multipart-hashes" help:"keep the digests of multipart uploads for HASH: none (HASH reads the object) or copy (a server-side copy of the object onto itself at upload)"`
 	RenameLimit     int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
 
+	S3DownloadConcurrency int      `key:"s3-download-concurrency" help:"ranged GETs of one download in flight at once (1: one streaming GET per download); memory per download is at most this × s3-download-chunk-size"`
+	S3DownloadChunkSize   byteSize `key:"s3-download-chunk-size" help:"size of each ranged GET of a download larger than one chunk (256KiB-512MiB)"`
+
 	DBURL              string        `key:"db-url" secret:"true" help:"PostgreSQL URL of a user store shared by several gateways (postgres://...); empty: SQLite in data-dir/users.db"`
 	LoginMaxFailures   int           `key:"login-max-failures" help:"failed logins from one client address, or for one user name, within login-failure-window before they are refused (0: no limit)"`
 	LoginFailureWindow time.Duration `key:"login-failure-window" help:"window in which failed logins are counted"`
@@ -129,6 +132,9 @@ func defaultConfig(withFile bool) Config {
 		MaxUnauthenticatedPerIP: 64,
 		LoginTimeout:            30 * time.Second,
 		PassivePortsShare:       50,
+
+		S3DownloadConcurrency: 4,
+		S3DownloadChunkSize:   4 << 20,
 	}
 	if withFile {
 		c.FTPListen = "0.0.0.0:2121"

@@ -112,6 +112,8 @@ func TestConfigErrors(t *testing.T) {
 		{"max sessions per ip", "", nil, map[string]string{"S3FTP_MAX_SESSIONS_PER_IP": "-1"}, "max-sessions-per-ip"},
 		// Rules the storage and gateway constructors own, named by key here.
 		{"concurrency", "", []string{"--s3-concurrency", "65"}, nil, "s3-concurrency: "},
+		{"download concurrency", "s3-download-concurrency: -1\n", nil, nil, "s3-download-concurrency: "},
+		{"download chunk size", "", nil, map[string]string{"S3FTP_S3_DOWNLOAD_CHUNK_SIZE": "64KiB"}, "s3-download-chunk-size: "},
 		{"rename limit", "", []string{"--rename-limit", "-1"}, nil, "rename-limit: "},
 		{"idle timeout", "", []string{"--idle-timeout", "500ms"}, nil, "idle-timeout: must be at least 1s"},
 		{"data timeout", "", []string{"--data-timeout", "500ms"}, nil, "data-timeout: must be at least 1s"},

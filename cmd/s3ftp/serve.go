@@ -191,7 +191,8 @@ func (c *loadedConfig) storageSettings(checksums storage.ChecksumMode) storage.S
 	return storage.Settings{
 		PartSize: int64(c.S3PartSize), Concurrency: c.S3Concurrency, Checksums: checksums,
 		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit, MultipartHashes: c.multipartHashes,
-		UploadJournal: filepath.Join(c.DataDir, uploadJournalFile),
+		UploadJournal:       filepath.Join(c.DataDir, uploadJournalFile),
+		DownloadConcurrency: c.S3DownloadConcurrency, DownloadChunkSize: int64(c.S3DownloadChunkSize),
 	}
 }
 
@@ -223,6 +224,8 @@ func (c *loadedConfig) gatewaySettings() gateway.Settings {
 var settingKeys = map[string]string{
 	"PartSize":                "s3-part-size",
 	"Concurrency":             "s3-concurrency",
+	"DownloadConcurrency":     "s3-download-concurrency",
+	"DownloadChunkSize":       "s3-download-chunk-size",
 	"RenameLimit":             "rename-limit",
 	"MultipartHashes":         "multipart-hashes",
 	"IdleTimeout":             "idle-timeout",
