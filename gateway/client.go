@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,12 +19,13 @@ import (
 )
 
 // FileSystem is what a session works on: an afero.Fs plus streaming
-// transfers with a start offset, whole listings, RMD, digests and object
-// keys. *storage.Fs is one; the gateway adapts it to ftpserverlib.
+// transfers with a start offset, listings page by page and whole, RMD,
+// digests and object keys. *storage.Fs is one; the gateway adapts it to ftpserverlib.
 type FileSystem interface {
 	afero.Fs
 	Download(name string, offset int64) (*storage.Download, error)
 	Upload(name string, flags int, offset int64) (*storage.Upload, error)
+	ListDir(name string) (*storage.Listing, error)
 	ReadDir(name string) ([]fs.FileInfo, error)
 	RemoveDir(name string) error
 	ComputeHash(name string, algo crypto.Hash, start, end int64) (string, error)
@@ -50,6 +52,7 @@ var (
 	_ ftpserver.ClientDriver                      = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtentionFileTransfer = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionFileList     = (*clientDriver)(nil)
+	_ ftpserver.ClientDriverExtensionFileLister   = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionRemoveDir    = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionHasher       = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionAllocate     = (*clientDriver)(nil)
@@ -154,8 +157,47 @@ func (d *clientDriver) stat(name string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
-// ReadDir lists a directory, or the entries that match a pattern Stat
-// found; it needs the list permission.
+// ListDir lists a directory page by page (LIST, NLST, MLSD), or the
+// entries that match a pattern Stat found; it needs the list permission.
+// It reads the first page, so a directory that cannot be listed is refused
+// before the data connection is used. Entries come in the order of
+// storage.Fs.ListDir.
+func (d *clientDriver) ListDir(arg string) (ftpserver.DirLister, error) {
+	dir, pattern := d.listTarget(arg)
+	var l *storage.Listing
+	err := d.run(command{op: "list", need: auth.PermList}, dir, func(name string) (err error) {
+		l, err = d.fs.ListDir(name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pageLister{d: d, l: l, pattern: pattern, name: dir}, nil
+}
+
+// pageLister hands ftpserverlib the pages of a storage listing, filtered
+// by the pattern and with names encoded for the client.
+type pageLister struct {
+	d       *clientDriver
+	l       *storage.Listing
+	pattern *listPattern // nil: every entry
+	name    string
+}
+
+// Next returns the next page; a failed page is a safe reply error.
+func (p *pageLister) Next() ([]fs.FileInfo, error) {
+	page, err := p.l.Next()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, p.d.reply("list", p.name, err)
+	}
+	return p.d.names.listing(p.pattern.filter(page)), err
+}
+
+// Close ends the listing.
+func (p *pageLister) Close() error { return p.l.Close() }
+
+// ReadDir lists a directory whole (STAT of a directory), or the entries
+// that match a pattern Stat found; it needs the list permission.
 func (d *clientDriver) ReadDir(arg string) (infos []fs.FileInfo, err error) {
 	dir, pattern := d.listTarget(arg)
 	err = d.run(command{op: "list", need: auth.PermList}, dir, func(name string) error {

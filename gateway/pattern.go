@@ -16,10 +16,11 @@ import (
 // them) expand `mget *.mp4` and `mdelete *.mp4` by sending `NLST *.mp4`, and
 // vsftpd, ProFTPD and pure-ftpd expand such a pattern on the server. For
 // LIST and NLST, ftpserverlib first asks Stat about the argument, then
-// ReadDir for a directory. When the argument does not exist and its last
-// component is a pattern, Stat answers with a directory (patternDir) and
-// remembers the pattern; the ReadDir that follows lists the pattern's
-// directory, keeps the entries that match, and tells ftpserverlib (with
+// ListDir (ReadDir for STAT) for a directory. When the argument does not
+// exist and its last component is a pattern, Stat answers with a directory
+// (patternDir) and remembers the pattern; the ListDir that follows lists
+// the pattern's directory, keeps the entries of each page that match, and
+// tells ftpserverlib (with
 // ClientContext.SetListPath, made for drivers that expand wildcards) which
 // directory the names belong to, so NLST prints them as "dir/name".
 //
@@ -44,7 +45,7 @@ import (
 //   - A pattern that matches nothing is an empty listing (226).
 //   - The listing needs the list permission, as any listing does.
 //   - Matching is a predicate on each entry (listPattern.keep), applied to
-//     what the storage listing returns, never a second listing.
+//     each page the storage listing returns, never a second listing.
 
 // listPattern is a shell pattern in the last component of a LIST or NLST
 // argument.

@@ -100,6 +100,28 @@ type ClientDriverExtensionFileList interface {
 	ReadDir(name string) ([]os.FileInfo, error)
 }
 
+// ClientDriverExtensionFileLister lists a directory page by page (s3ftp
+// patch). When a driver implements it, LIST, NLST and MLSD use it rather
+// than ReadDir, and write each page to the data connection before asking
+// for the next, so a listing holds one page in memory whatever the size of
+// the directory.
+type ClientDriverExtensionFileLister interface {
+	// ListDir starts listing the directory name. An error it returns is
+	// answered before the data connection is used ("Could not list"), so it
+	// should find out whether the directory can be listed (for instance by
+	// reading the first page).
+	ListDir(name string) (DirLister, error)
+}
+
+// DirLister is a listing in progress (s3ftp patch).
+type DirLister interface {
+	// Next returns the next page of entries, and io.EOF after the last.
+	// Another error ends the listing: the transfer is answered 451.
+	Next() ([]os.FileInfo, error)
+	// Close ends the listing, whether or not Next reached io.EOF.
+	Close() error
+}
+
 // ClientDriverExtentionFileTransfer is a convenience extension to allow to transfer files
 // without requiring to implement the methods Create/Open/OpenFile for your custom afero.File.
 type ClientDriverExtentionFileTransfer interface {

@@ -1,10 +1,10 @@
 package ftpserver
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -190,6 +190,8 @@ func (c *clientHandler) handleLIST(param string) error {
 	info := fmt.Sprintf("LIST %v", param)
 
 	if files, _, err := c.getFileList(param, true); err == nil || errors.Is(err, io.EOF) {
+		defer c.closeLister(files) // s3ftp patch
+
 		if tr, errTr := c.TransferOpen(info); errTr == nil {
 			err = c.dirTransferLIST(tr, files)
 			c.TransferClose(tr, err)
@@ -209,6 +211,8 @@ func (c *clientHandler) handleNLST(param string) error {
 	info := fmt.Sprintf("NLST %v", param)
 
 	if files, parentDir, err := c.getFileList(param, true); err == nil || errors.Is(err, io.EOF) {
+		defer c.closeLister(files) // s3ftp patch
+
 		if tr, errTrOpen := c.TransferOpen(info); errTrOpen == nil {
 			err = c.dirTransferNLST(tr, files, parentDir)
 			c.TransferClose(tr, err)
@@ -224,26 +228,93 @@ func (c *clientHandler) handleNLST(param string) error {
 	return nil
 }
 
-func (c *clientHandler) dirTransferNLST(writer io.Writer, files []os.FileInfo, parentDir string) error {
-	if len(files) == 0 {
-		_, err := writer.Write([]byte(""))
-		if err != nil {
-			err = newNetworkError("couldn't send NLST data", err)
-		}
+func (c *clientHandler) dirTransferNLST(writer io.Writer, files DirLister, parentDir string) error {
+	// Based on RFC 959 NLST is intended to return information that can be used
+	// by a program to further process the files automatically.
+	// So we return paths relative to the current working directory
+	dir := c.getRelativePath(parentDir)
+
+	return writeListing(writer, files, "NLST", func(w io.Writer, file os.FileInfo) error {
+		_, err := fmt.Fprintf(w, "%s\r\n", path.Join(dir, file.Name()))
 
 		return err
+	})
+}
+
+// writeListing writes the entries of files to writer with line, page by
+// page, each page's lines buffered and flushed before the next page is
+// asked for (s3ftp patch: listings stream with memory bounded by a page).
+// A failure of the data connection is answered 426, one of the listing 451.
+func writeListing(writer io.Writer, files DirLister, what string, line func(io.Writer, os.FileInfo) error) error {
+	conn := &dataConn{w: writer}
+	buf := bufio.NewWriterSize(conn, listingBufferSize)
+	written := false
+
+	for {
+		page, err := files.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+
+		if err != nil {
+			return &transferFailure{code: StatusActionAbortedLocal, err: newDriverError("listing", err)}
+		}
+
+		for _, file := range page {
+			if err = line(buf, file); err != nil {
+				break
+			}
+
+			written = true
+		}
+
+		if err == nil {
+			err = buf.Flush()
+		}
+
+		if err != nil {
+			return &transferFailure{code: conn.failureCode(), err: newNetworkError("error writing "+what+" entry", err)}
+		}
 	}
 
-	for _, file := range files {
-		// Based on RFC 959 NLST is intended to return information that can be used
-		// by a program to further process the files automatically.
-		// So we return paths relative to the current working directory
-		if _, err := fmt.Fprintf(writer, "%s\r\n", path.Join(c.getRelativePath(parentDir), file.Name())); err != nil {
-			return newNetworkError("couldn't send NLST data", err)
-		}
+	if written {
+		return nil
+	}
+
+	if _, err := conn.Write([]byte("")); err != nil {
+		return &transferFailure{code: StatusTransferAborted, err: newNetworkError("couldn't send "+what+" data", err)}
 	}
 
 	return nil
+}
+
+// listingBufferSize is the buffer of a listing's lines (s3ftp patch).
+const listingBufferSize = 64 << 10
+
+// sliceLister is a listing already read whole, as one page (s3ftp patch).
+type sliceLister []os.FileInfo
+
+func (s *sliceLister) Next() ([]os.FileInfo, error) {
+	if *s == nil {
+		return nil, io.EOF
+	}
+
+	page := *s
+	*s = nil
+
+	return page, nil
+}
+
+func (s *sliceLister) Close() error { return nil }
+
+func (c *clientHandler) closeLister(files DirLister) {
+	if files == nil {
+		return
+	}
+
+	if err := files.Close(); err != nil {
+		c.logger.Warn("Couldn't close listing", "err", err)
+	}
 }
 
 func (c *clientHandler) handleMLSD(param string) error {
@@ -256,6 +327,8 @@ func (c *clientHandler) handleMLSD(param string) error {
 	info := fmt.Sprintf("MLSD %v", param)
 
 	if files, _, err := c.getFileList(param, false); err == nil || errors.Is(err, io.EOF) {
+		defer c.closeLister(files) // s3ftp patch
+
 		if tr, errTr := c.TransferOpen(info); errTr == nil {
 			err = c.dirTransferMLSD(tr, files)
 			c.TransferClose(tr, err)
@@ -308,43 +381,17 @@ func (c *clientHandler) fileStat(file os.FileInfo) string {
 }
 
 // fclairamb (2018-02-13): #64: Removed extra empty line
-func (c *clientHandler) dirTransferLIST(writer io.Writer, files []os.FileInfo) error {
-	if len(files) == 0 {
-		_, err := writer.Write([]byte(""))
-		if err != nil {
-			err = newNetworkError("error writing LIST entry", err)
-		}
+func (c *clientHandler) dirTransferLIST(writer io.Writer, files DirLister) error {
+	return writeListing(writer, files, "LIST", func(w io.Writer, file os.FileInfo) error {
+		_, err := fmt.Fprintf(w, "%s\r\n", c.fileStat(file))
 
 		return err
-	}
-
-	for _, file := range files {
-		if _, err := fmt.Fprintf(writer, "%s\r\n", c.fileStat(file)); err != nil {
-			return fmt.Errorf("error writing LIST entry: %w", err)
-		}
-	}
-
-	return nil
+	})
 }
 
 // fclairamb (2018-02-13): #64: Removed extra empty line
-func (c *clientHandler) dirTransferMLSD(writer io.Writer, files []os.FileInfo) error {
-	if len(files) == 0 {
-		_, err := writer.Write([]byte(""))
-		if err != nil {
-			err = newNetworkError("error writing MLSD entry", err)
-		}
-
-		return err
-	}
-
-	for _, file := range files {
-		if err := c.writeMLSxEntry(writer, file); err != nil {
-			return err
-		}
-	}
-
-	return nil
+func (c *clientHandler) dirTransferMLSD(writer io.Writer, files DirLister) error {
+	return writeListing(writer, files, "MLSD", c.writeMLSxEntry)
 }
 
 func (c *clientHandler) writeMLSxEntry(writer io.Writer, file os.FileInfo) error {
@@ -378,7 +425,9 @@ func (c *clientHandler) writeMLSxEntry(writer io.Writer, file os.FileInfo) error
 	return err
 }
 
-func (c *clientHandler) getFileList(param string, filePathAllowed bool) ([]os.FileInfo, string, error) {
+// getFileList returns the listing of param (s3ftp patch: as a DirLister,
+// the driver's own when it implements ClientDriverExtensionFileLister).
+func (c *clientHandler) getFileList(param string, filePathAllowed bool) (DirLister, string, error) {
 	if !c.server.settings.DisableLISTArgs {
 		param = c.checkLISTArgs(param)
 	}
@@ -394,18 +443,27 @@ func (c *clientHandler) getFileList(param string, filePathAllowed bool) ([]os.Fi
 
 	if !info.IsDir() {
 		if filePathAllowed {
-			return []os.FileInfo{info}, path.Dir(c.getListPath()), nil
+			return &sliceLister{info}, path.Dir(c.getListPath()), nil
 		}
 
 		return nil, "", errFileList
 	}
 
-	var files []fs.FileInfo
+	if lister, ok := c.driver.(ClientDriverExtensionFileLister); ok {
+		files, err := lister.ListDir(listPath)
+		if err != nil {
+			return nil, "", err
+		}
+
+		return files, c.getListPath(), nil
+	}
+
+	var files sliceLister
 
 	if fileList, ok := c.driver.(ClientDriverExtensionFileList); ok {
 		files, err = fileList.ReadDir(listPath)
 
-		return files, c.getListPath(), err
+		return &files, c.getListPath(), err
 	}
 
 	directory, errOpenFile := c.driver.Open(listPath)
@@ -417,7 +475,7 @@ func (c *clientHandler) getFileList(param string, filePathAllowed bool) ([]os.Fi
 
 	files, err = directory.Readdir(-1)
 
-	return files, c.getListPath(), err
+	return &files, c.getListPath(), err
 }
 
 func (c *clientHandler) closeDirectory(directoryPath string, directory afero.File) {

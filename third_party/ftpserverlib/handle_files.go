@@ -132,7 +132,7 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 	// failures (426) from the file's (451), and so that the copy goes
 	// through the file's WriterTo or a large buffer, never net.TCPConn's
 	// ReadFrom/WriteTo with their 32 KiB
-	conn := &dataConn{rw: transferConn}
+	conn := &dataConn{r: transferConn, w: transferConn}
 
 	// Copy the data
 	if write { // ... from the connection to the file
@@ -183,12 +183,13 @@ const transferBufferSize = 256 << 10
 // dataConn is a transfer's data connection with its ReadFrom and WriteTo
 // hidden; it remembers whether it failed (s3ftp patch).
 type dataConn struct {
-	rw     io.ReadWriter
+	r      io.Reader
+	w      io.Writer
 	failed bool
 }
 
 func (d *dataConn) Read(p []byte) (int, error) {
-	n, err := d.rw.Read(p)
+	n, err := d.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
 		d.failed = true
 	}
@@ -197,7 +198,7 @@ func (d *dataConn) Read(p []byte) (int, error) {
 }
 
 func (d *dataConn) Write(p []byte) (int, error) {
-	n, err := d.rw.Write(p)
+	n, err := d.w.Write(p)
 	if err != nil {
 		d.failed = true
 	}

@@ -5,6 +5,7 @@ package ftpserver
 // connection, so the exact reply lines are what is checked.
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -592,4 +594,121 @@ func TestPatchTransferFailureCodes(t *testing.T) {
 	require.NoError(t, data.SetLinger(0))
 	require.NoError(t, data.Close()) // RST: the server's writes fail
 	client.expect(StatusTransferAborted)
+}
+
+// pagedLister is a driver whose listings come in pages of names: page i
+// is handed out only once the test has sent true on next (that it has read
+// the lines of the page before), or fails with errPage at page failAt.
+type pagedLister struct {
+	*TestClientDriver
+	pages  [][]string
+	next   chan bool
+	failAt int
+	asked  int
+	closed atomic.Bool
+}
+
+var errPage = errors.New("page failed")
+
+func (d *pagedLister) ListDir(string) (DirLister, error) { return d, nil }
+
+func (d *pagedLister) Next() ([]os.FileInfo, error) {
+	if d.asked > 0 && !<-d.next {
+		return nil, io.EOF
+	}
+
+	if d.asked == d.failAt {
+		return nil, errPage
+	}
+
+	if d.asked == len(d.pages) {
+		return nil, io.EOF
+	}
+
+	var page []os.FileInfo
+	for _, name := range d.pages[d.asked] {
+		page = append(page, namedFile(name))
+	}
+	d.asked++
+
+	return page, nil
+}
+
+func (d *pagedLister) Close() error {
+	d.closed.Store(true)
+
+	return nil
+}
+
+type namedFile string
+
+func (n namedFile) Name() string       { return string(n) }
+func (n namedFile) Size() int64        { return 1 }
+func (n namedFile) Mode() os.FileMode  { return 0o644 }
+func (n namedFile) ModTime() time.Time { return time.Unix(1e9, 0) }
+func (n namedFile) IsDir() bool        { return false }
+func (n namedFile) Sys() any           { return nil }
+
+// Patch 15: with ClientDriverExtensionFileLister, LIST, NLST and MLSD write
+// each page to the data connection before asking for the next (page 2 is
+// handed out only once the client has read page 1), and a page that fails
+// is answered 451 after the pages before it.
+func TestPatchPagedListing(t *testing.T) {
+	pages := [][]string{{"a", "b"}, {"c"}, {"d", "e"}}
+	for _, command := range []string{"LIST", "NLST", "MLSD"} {
+		for _, failAt := range []int{-1, 1} {
+			driver := &TestServerDriver{}
+			lister := &pagedLister{pages: pages, next: make(chan bool), failAt: failAt}
+			driver.AuthProvider = func(string, string) (ClientDriver, error) {
+				lister.TestClientDriver = NewTestClientDriver(driver)
+
+				return lister, nil
+			}
+			server := NewTestServerWithTestDriver(t, driver)
+			client := loginRaw(t, server)
+
+			msg := client.cmd(StatusEnteringEPSV, "EPSV")
+
+			var port int
+			_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+			require.NoError(t, err, msg)
+
+			data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			require.NoError(t, err)
+			require.NoError(t, data.SetReadDeadline(time.Now().Add(10*time.Second)))
+
+			_, err = client.text.Cmd("%s", command)
+			require.NoError(t, err)
+			client.expect(StatusFileStatusOK)
+
+			lines := textproto.NewReader(bufio.NewReader(data))
+			for i, page := range pages {
+				if i == failAt {
+					break
+				}
+				if i > 0 {
+					lister.next <- true
+				}
+				for _, name := range page {
+					line, err := lines.ReadLine()
+					require.NoError(t, err, "%s: page %d not sent before page %d was asked for", command, i, i+1)
+					require.True(t, strings.HasSuffix(line, name), "%s: line %q, want %s", command, line, name)
+				}
+			}
+
+			if failAt < 0 {
+				lister.next <- true
+				_, err = lines.ReadLine()
+				require.ErrorIs(t, err, io.EOF)
+				client.expect(StatusClosingDataConn)
+			} else {
+				lister.next <- true
+				msg = client.expect(StatusActionAbortedLocal)
+				require.Contains(t, msg, errPage.Error())
+			}
+
+			require.NoError(t, data.Close())
+			require.Eventually(t, func() bool { return lister.closed.Load() }, 5*time.Second, 10*time.Millisecond)
+		}
+	}
 }
