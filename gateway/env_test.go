@@ -235,6 +235,15 @@ type faultTransport struct {
 	status int    // with code: the S3 error answered instead of a network error
 	code   string // S3 error code, e.g. "AccessDenied"
 	delay  time.Duration
+	hold   func(req *http.Request) // when not nil, called before each request is sent
+}
+
+// holdWith calls hold before each later request is sent (nil: none), so a
+// test can make a request wait.
+func (f *faultTransport) holdWith(hold func(req *http.Request)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hold = hold
 }
 
 // slow delays every later request by d (a slow S3 server or link).
@@ -258,8 +267,11 @@ func (f *faultTransport) refuse(status int, code string, fail func(req *http.Req
 func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	f.mu.Lock()
 	fail := f.fail != nil && f.fail(req)
-	status, code, delay := f.status, f.code, f.delay
+	status, code, delay, hold := f.status, f.code, f.delay, f.hold
 	f.mu.Unlock()
+	if hold != nil {
+		hold(req)
+	}
 	if err := s3test.Delay(req, delay); err != nil {
 		return nil, err
 	}
