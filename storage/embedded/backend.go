@@ -41,6 +41,7 @@ type Backend struct {
 	lock   *os.File
 	log    *slog.Logger
 	locks  *keyLocks
+	dirs   dirCache // sorted entries of large directories (dircache.go)
 }
 
 // BackendOptions are the optional settings of a Backend; the zero value is

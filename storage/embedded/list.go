@@ -199,11 +199,11 @@ type dirEntry struct {
 	dir  bool
 }
 
-// readDirSorted returns the files and directories in the directory dir in
-// the byte order of the keys they hold: a directory named d holds keys
-// starting with d+"/", so sorts as d+"/" ("a-b" < "a/" < "a0"). A directory
-// that does not exist (deleted meanwhile) is empty.
-func readDirSorted(b *Backend, dir string) ([]dirEntry, error) {
+// readDirFromDisk reads the files and directories in the directory dir and
+// sorts them in the byte order of the keys they hold: a directory named d
+// holds keys starting with d+"/", so sorts as d+"/" ("a-b" < "a/" <
+// "a0"). A directory that does not exist (deleted meanwhile) is empty.
+func readDirFromDisk(b *Backend, dir string) ([]dirEntry, error) {
 	f, err := b.root.Open(dir)
 	if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
 		return nil, nil
