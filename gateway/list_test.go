@@ -23,7 +23,7 @@ import (
 // subdirectories (one with a marker) and "big/f-x" (sorted before "big/f0"
 // and after the subdirectory "big/f"), with 16 requests at once. It returns
 // the names ListDir gives, in its order (S3's key order).
-func fillDir(t *testing.T, srv *s3test.Server, bucket string, n int) []string {
+func fillDir(t testing.TB, srv *s3test.Server, bucket string, n int) []string {
 	t.Helper()
 	c := srv.Client(false, nil)
 	keys := []string{"alice/big/f-x", "alice/big/f/x", "alice/big/sub1/", "alice/big/sub1/y", "alice/big/sub2/z"}
