@@ -257,7 +257,7 @@ func writeListing(writer io.Writer, files DirLister, what string, line func(io.W
 		}
 
 		if err != nil {
-			return &transferFailure{code: StatusActionAbortedLocal, err: newDriverError("listing", err)}
+			return &transferFailure{code: StatusLocalError, err: newDriverError("listing", err)}
 		}
 
 		for _, file := range page {

@@ -213,7 +213,7 @@ func (d *dataConn) failureCode() int {
 		return StatusTransferAborted
 	}
 
-	return StatusActionAbortedLocal
+	return StatusLocalError
 }
 
 // transferFailure is an error during a transfer with the reply code it

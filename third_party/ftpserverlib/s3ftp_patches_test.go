@@ -587,7 +587,7 @@ func TestPatchTransferFailureCodes(t *testing.T) {
 	got, err = io.ReadAll(data)
 	require.NoError(t, err)
 	require.Less(t, len(got), len(big))
-	msg := client.expect(StatusActionAbortedLocal)
+	msg := client.expect(StatusLocalError)
 	require.Contains(t, msg, errMidRead.Error())
 
 	data = retrRaw(t, client, "big.bin")
@@ -703,7 +703,7 @@ func TestPatchPagedListing(t *testing.T) {
 				client.expect(StatusClosingDataConn)
 			} else {
 				lister.next <- true
-				msg = client.expect(StatusActionAbortedLocal)
+				msg = client.expect(StatusLocalError)
 				require.Contains(t, msg, errPage.Error())
 			}
 
