@@ -557,7 +557,7 @@ func retrRaw(t *testing.T, client *rawClient, name string) *net.TCPConn {
 	return data.(*net.TCPConn)
 }
 
-// Patch 14: a download that fails while data moves is answered 451 when the
+// Patch 19: a download that fails while data moves is answered 451 when the
 // file failed and 426 when the data connection did (upstream: 550 for
 // both), and the data is copied through a large buffer (upstream: the 32 KiB
 // of net.TCPConn's ReadFrom).
@@ -649,7 +649,7 @@ func (n namedFile) ModTime() time.Time { return time.Unix(1e9, 0) }
 func (n namedFile) IsDir() bool        { return false }
 func (n namedFile) Sys() any           { return nil }
 
-// Patch 15: with ClientDriverExtensionFileLister, LIST, NLST and MLSD write
+// Patch 20: with ClientDriverExtensionFileLister, LIST, NLST and MLSD write
 // each page to the data connection before asking for the next (page 2 is
 // handed out only once the client has read page 1), and a page that fails
 // is answered 451 after the pages before it.
