@@ -79,7 +79,8 @@ type Settings struct {
 	// DownloadConcurrency is how many ranged GETs of one download are in
 	// flight at once; 1 reads each download with one streaming GET. Memory
 	// per download is at most DownloadConcurrency × DownloadChunkSize.
-	// Default 4; at most 64.
+	// Default 1 (on loopback, one stream is faster than parallel ranges:
+	// raise it where one connection to S3 is slower than S3); at most 64.
 	DownloadConcurrency int
 	// DownloadChunkSize is the size of each ranged GET when
 	// DownloadConcurrency is above 1. Default 4 MiB; between 256 KiB and
@@ -162,7 +163,7 @@ func (s Settings) withDefaults() (Settings, error) {
 		return bad("ListPageSize", "%d: must be between 1 and 1000", s.ListPageSize)
 	}
 	if s.DownloadConcurrency == 0 {
-		s.DownloadConcurrency = 4
+		s.DownloadConcurrency = 1
 	}
 	if s.DownloadConcurrency < 1 || s.DownloadConcurrency > 64 {
 		return bad("DownloadConcurrency", "%d: must be between 1 and 64", s.DownloadConcurrency)

@@ -133,7 +133,7 @@ func defaultConfig(withFile bool) Config {
 		LoginTimeout:            30 * time.Second,
 		PassivePortsShare:       50,
 
-		S3DownloadConcurrency: 4,
+		S3DownloadConcurrency: 1,
 		S3DownloadChunkSize:   4 << 20,
 	}
 	if withFile {
