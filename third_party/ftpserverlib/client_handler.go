@@ -108,6 +108,9 @@ type clientHandler struct {
 	writer              *bufio.Writer   // Writer on the TCP connection
 	reader              *bufio.Reader   // Reader on the TCP connection
 	ctxRest             int64           // Restart point
+	ctxAllo             int64           // size announced by ALLO (s3ftp patch)
+	hasAllo             bool            // ctxAllo applies to the next transfer (s3ftp patch)
+	watch               controlWatch    // the control connection as an upload's end sees it (s3ftp patch)
 	transferMu          sync.Mutex      // this mutex will protect the transfer parameters
 	id                  uint32          // ID of the client
 	selectedHashAlgo    HASHAlgo        // algorithm used when we receive the HASH command
@@ -416,6 +419,12 @@ func (c *clientHandler) CloseWithMessage(code int, message string) error {
 
 // disconnects client and ends transfer notifying the driver
 func (c *clientHandler) end() {
+	// s3ftp patch: an upload that reached its end of file before the control
+	// connection closed is stored and answered before the session ends.
+	c.watch.ended(func() {
+		c.logger.Info("Control connection closed after an upload's end of file: completing the upload first")
+	})
+
 	c.server.driver.ClientDisconnected(c)
 	c.server.clientDeparture(c)
 
@@ -634,7 +643,9 @@ func (c *clientHandler) handleCommand(line string) {
 	// action command running at the same time.
 	// Only server STAT is a special action command so we do an additional check here
 	if !cmdDesc.SpecialAction || (command == "STAT" && param != "") {
+		c.watch.waitBehindTransfer(true) // s3ftp patch
 		c.transferWg.Wait()
+		c.watch.waitBehindTransfer(false) // s3ftp patch
 	}
 
 	c.setLastCommand(command)

@@ -21,6 +21,8 @@ func getErrorCode(err error, defaultCode int) int {
 		return StatusActionAborted
 	case errors.Is(err, ErrFileNameNotAllowed):
 		return StatusActionNotTakenNoFile
+	case errors.Is(err, errUploadShort): // s3ftp patch
+		return StatusTransferAborted
 	}
 
 	// s3ftp patch: a transfer that failed while data moved says which side failed

@@ -68,6 +68,14 @@ func (c *clientHandler) transferFile(write bool, appendFile bool, param, info st
 		fileFlag = os.O_RDONLY
 	}
 
+	size, err := c.takeAllo(write) // s3ftp patch: the size ALLO announced
+	if err != nil {
+		c.writeMessage(StatusSyntaxErrorParameters, err.Error())
+		c.ctxRest = 0
+
+		return
+	}
+
 	file, err = c.getFileHandle(path, fileFlag, c.ctxRest)
 	// If this fail, can stop right here and reset the seek position
 	if err != nil {
@@ -110,18 +118,37 @@ func (c *clientHandler) transferFile(write bool, appendFile bool, param, info st
 		return
 	}
 
-	err = c.doFileTransfer(fileTransferConn, file, write)
+	err = c.doFileTransfer(fileTransferConn, file, write, size)
+	// s3ftp patch: at an upload's end of file, the rules of upload_end.go
+	// decide whether it may be stored; when they refuse it (or ALLO's size
+	// was exceeded), that reason is the reply.
+	refused := size != nil && size.err != nil
+	if refused {
+		err = size.err
+	}
+
+	committing := false
+
+	if write && err == nil {
+		err = c.uploadEnd(file, size)
+		refused, committing = err != nil, err == nil
+	}
+
 	// we ignore close error for reads; for writes it is the upload's outcome,
 	// which says more than the data connection's error (s3ftp patch)
-	if errClose := file.Close(); errClose != nil && write {
+	if errClose := file.Close(); errClose != nil && write && !refused {
 		err = errClose
 	}
 
 	// closing the transfer we also send the response message to the FTP client
 	c.TransferClose(fileTransferConn, err)
+
+	if committing {
+		c.commitDone() // s3ftp patch
+	}
 }
 
-func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadWriter, write bool) error {
+func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadWriter, write bool, size *uploadSize) error {
 	var err error
 	var reader io.Reader
 	var writer io.Writer
@@ -138,6 +165,11 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 	if write { // ... from the connection to the file
 		reader = conn
 		writer = file
+
+		if size != nil { // s3ftp patch: count against ALLO's size
+			size.w = file
+			writer = size
+		}
 
 		if runtime.GOOS != "windows" {
 			conversionMode = convertModeToLF
@@ -163,6 +195,10 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 		if written == 0 {
 			_, err = writer.Write([]byte{})
 		}
+	}
+
+	if size != nil && size.err != nil {
+		err = size.err // s3ftp patch: not as wrapped by the connection's WriteTo
 	}
 
 	if err != nil {
@@ -558,6 +594,10 @@ func (c *clientHandler) handleMLST(param string) error {
 func (c *clientHandler) handleALLO(param string) error {
 	// We should probably add a method in the driver
 	size, err := strconv.Atoi(param)
+	if err == nil && size < 0 { // s3ftp patch
+		err = strconv.ErrRange
+	}
+
 	if err != nil {
 		c.writeMessage(StatusSyntaxErrorParameters, fmt.Sprintf("Couldn't parse size: %v", err))
 
@@ -570,6 +610,7 @@ func (c *clientHandler) handleALLO(param string) error {
 		if errAllocate := alloInt.AllocateSpace(size); errAllocate != nil {
 			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't alloInt: %v", errAllocate))
 		} else {
+			c.ctxAllo, c.hasAllo = int64(size), true // s3ftp patch: the next upload must have this size
 			c.writeMessage(StatusOK, "Done !")
 		}
 	}

@@ -349,6 +349,7 @@ func (c *clientHandler) handleMODE(param string) error {
 }
 
 func (c *clientHandler) handleQUIT(_ string) error {
+	c.watch.quitting() // s3ftp patch: a transfer in progress is not interrupted by the hang-up that follows
 	c.transferWg.Wait()
 
 	var msg string

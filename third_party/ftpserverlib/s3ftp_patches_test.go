@@ -6,10 +6,12 @@ package ftpserver
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/textproto"
 	"os"
@@ -711,4 +713,239 @@ func TestPatchPagedListing(t *testing.T) {
 			require.Eventually(t, func() bool { return lister.closed.Load() }, 5*time.Second, 10*time.Millisecond)
 		}
 	}
+}
+
+// endDriver serves uploads to a memory file system and reports how each
+// ends on events: "stored" or "refused: <reason>" from the file's Close
+// (refused when TransferError came first), and "disconnected" from
+// ClientDisconnected. With hold, Close first sends "closing" and waits for
+// hold.
+type endDriver struct {
+	*TestServerDriver
+	events chan string
+	hold   chan struct{}
+}
+
+// newEndServer starts a server on an endDriver whose log messages go to logs
+// (nil: discarded).
+func newEndServer(t *testing.T, hold chan struct{}, logs chan string) (*FtpServer, *endDriver) {
+	t.Helper()
+
+	driver := &endDriver{events: make(chan string, 100), hold: hold}
+	driver.TestServerDriver = &TestServerDriver{AuthProvider: func(_, _ string) (ClientDriver, error) {
+		return &endFs{Fs: afero.NewMemMapFs(), driver: driver}, nil
+	}}
+	driver.Init()
+
+	var handler slog.Handler = slog.DiscardHandler
+	if logs != nil {
+		handler = messageHandler(logs)
+	}
+
+	return NewTestServerWithDriverAndLogger(t, driver, slog.New(handler)), driver
+}
+
+func (d *endDriver) ClientDisconnected(ClientContext) { d.events <- "disconnected" }
+
+// next returns the next event, failing the test after 10 s.
+func (d *endDriver) next(t *testing.T) string {
+	t.Helper()
+
+	select {
+	case e := <-d.events:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event from the driver")
+
+		return ""
+	}
+}
+
+// endFs gives uploads an endFile.
+type endFs struct {
+	afero.Fs
+	driver *endDriver
+}
+
+func (f *endFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	file, err := f.Fs.OpenFile(name, flag, perm)
+	if err != nil || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		return file, err //nolint:wrapcheck
+	}
+
+	return &endFile{File: file, driver: f.driver}, nil
+}
+
+// AllocateSpace accepts ALLO.
+func (f *endFs) AllocateSpace(int) error { return nil }
+
+// endFile is an upload that reports how it ends.
+type endFile struct {
+	afero.File
+	driver  *endDriver
+	refused error // from TransferError, on the transfer's goroutine as Close
+}
+
+func (f *endFile) TransferError(err error) { f.refused = err }
+
+func (f *endFile) Close() error {
+	if f.driver.hold != nil {
+		f.driver.events <- "closing"
+		<-f.driver.hold
+	}
+
+	if f.refused != nil {
+		f.driver.events <- "refused: " + f.refused.Error()
+	} else {
+		f.driver.events <- "stored"
+	}
+
+	return f.File.Close() //nolint:wrapcheck
+}
+
+// messageHandler is a slog.Handler that sends each record's message to
+// msgs, or drops it if nobody reads.
+type messageHandler chan string
+
+func (h messageHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h messageHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h messageHandler) WithGroup(string) slog.Handler            { return h }
+
+func (h messageHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h <- r.Message:
+	default:
+	}
+
+	return nil
+}
+
+// storRaw opens a passive data connection and starts STOR (or APPE) of name
+// on it.
+func storRaw(t *testing.T, client *rawClient, command, name string) net.Conn {
+	t.Helper()
+
+	msg := client.cmd(StatusEnteringEPSV, "EPSV")
+
+	var port int
+	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+	require.NoError(t, err, msg)
+
+	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+
+	t.Cleanup(func() { _ = data.Close() })
+
+	_, err = client.text.Cmd("%s %s", command, name)
+	require.NoError(t, err)
+	client.expect(StatusFileStatusOK)
+
+	return data
+}
+
+// Patch 14: an upload whose data connection reached end of file while the
+// control connection was open is completed before the session ends, even
+// if the client hangs up meanwhile: ClientDisconnected comes after the
+// upload's Close. (Without the patch it came at once, and a driver that
+// cancels the session there lost the upload.)
+func TestPatchUploadEndBeforeHangUp(t *testing.T) {
+	for i := range 5 {
+		hold, logs := make(chan struct{}), make(chan string, 100)
+		server, driver := newEndServer(t, hold, logs)
+		client := loginRaw(t, server)
+		data := storRaw(t, client, "STOR", fmt.Sprintf("file%d", i))
+		_, err := io.WriteString(data, "complete")
+		require.NoError(t, err)
+		require.NoError(t, data.Close())
+		require.Equal(t, "closing", driver.next(t))
+		require.NoError(t, client.conn.Close())
+
+		// Release the upload once the server has seen the hang-up: it says
+		// so (patched) or ends the session (unpatched).
+		ended := false
+		for seen := false; !seen; {
+			select {
+			case msg := <-logs:
+				seen = strings.Contains(msg, "completing the upload first")
+			case e := <-driver.events:
+				require.Equal(t, "disconnected", e, "iteration %d", i)
+				seen, ended = true, true
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server did not see the hang-up")
+			}
+		}
+		close(hold)
+		require.False(t, ended, "iteration %d: the session ended before the upload completed", i)
+		require.Equal(t, "stored", driver.next(t), "iteration %d", i)
+		require.Equal(t, "disconnected", driver.next(t), "iteration %d", i)
+	}
+}
+
+// Patch 14: ALLO announces the size of the next upload; another size is
+// refused, 552 as soon as it is exceeded, 426 when the data ends early. For
+// STOR after REST the size is the whole file's, for APPE the appended
+// bytes'; TYPE A transfers are not checked; ALLO applies to one transfer.
+func TestPatchALLOSize(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		commands []string // sent before the transfer
+		transfer string   // STOR or APPE
+		data     string
+		code     int
+		event    string
+	}{
+		{"exact", []string{"ALLO 10"}, "STOR", "0123456789", StatusClosingDataConn, "stored"},
+		{"short", []string{"ALLO 10"}, "STOR", "012345678", StatusTransferAborted, "refused: the data connection ended before the size announced by ALLO: the file ends at byte 9, ALLO announced 10"},
+		{"long", []string{"ALLO 10"}, "STOR", "0123456789a", StatusActionAborted, "refused: storage limit exceeded: the upload is larger than the 10 bytes announced by ALLO"},
+		{"resume", []string{"ALLO 10", "REST 4"}, "STOR", "456789", StatusClosingDataConn, "stored"},
+		{"resume long", []string{"REST 4", "ALLO 10"}, "STOR", "4567890", StatusActionAborted, "refused: storage limit exceeded: the upload is larger than the 10 bytes announced by ALLO"},
+		{"append", []string{"ALLO 3"}, "APPE", "abc", StatusClosingDataConn, "stored"},
+		{"append short", []string{"ALLO 3"}, "APPE", "ab", StatusTransferAborted, "refused: the data connection ended before the size announced by ALLO: the file ends at byte 2, ALLO announced 3"},
+		{"ASCII", []string{"TYPE A", "ALLO 10"}, "STOR", "01234", StatusClosingDataConn, "stored"},
+		{"one transfer", nil, "STOR", "01234", StatusClosingDataConn, "stored"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, driver := newEndServer(t, nil, nil)
+			client := loginRaw(t, server)
+
+			data := storRaw(t, client, "STOR", "file")
+			_, err := io.WriteString(data, "0123456789")
+			require.NoError(t, err)
+			require.NoError(t, data.Close())
+			client.expect(StatusClosingDataConn)
+			require.Equal(t, "stored", driver.next(t))
+
+			if tc.name == "one transfer" {
+				client.cmd(StatusOK, "ALLO 3")
+				data = storRaw(t, client, "STOR", "file")
+				_, err = io.WriteString(data, "abc")
+				require.NoError(t, err)
+				require.NoError(t, data.Close())
+				client.expect(StatusClosingDataConn)
+				require.Equal(t, "stored", driver.next(t))
+			}
+
+			for _, command := range tc.commands {
+				code, msg := client.send("%s", command)
+				require.Less(t, code, 400, "%s: %d %s", command, code, msg)
+			}
+
+			data = storRaw(t, client, tc.transfer, "file")
+			_, err = io.WriteString(data, tc.data)
+			require.NoError(t, err)
+			require.NoError(t, data.Close())
+			client.expect(tc.code)
+			require.Equal(t, tc.event, driver.next(t))
+		})
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		server, _ := newEndServer(t, nil, nil)
+		client := loginRaw(t, server)
+		client.cmd(StatusSyntaxErrorParameters, "ALLO -1")
+		client.cmd(StatusOK, "ALLO 3")
+		client.cmd(StatusFileActionPending, "REST 4")
+		client.cmd(StatusEnteringEPSV, "EPSV")
+		client.cmd(StatusSyntaxErrorParameters, "STOR file")
+	})
 }
