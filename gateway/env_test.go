@@ -235,15 +235,41 @@ type faultTransport struct {
 	status int    // with code: the S3 error answered instead of a network error
 	code   string // S3 error code, e.g. "AccessDenied"
 	delay  time.Duration
-	hold   func(req *http.Request) // when not nil, called before each request is sent
+	before func(req *http.Request) error // when not nil, called before each request is sent; its error fails the request
 }
 
 // holdWith calls hold before each later request is sent (nil: none), so a
-// test can make a request wait.
-func (f *faultTransport) holdWith(hold func(req *http.Request)) {
+// test can make a request wait or fail it.
+func (f *faultTransport) holdWith(hold func(req *http.Request) error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hold = hold
+	f.before = hold
+}
+
+// hold holds back every later request matching match until the test
+// closes the channel that arrives on the returned channel for it (or the
+// request's context ends, as when the gateway cancels it); nil match holds
+// nothing.
+func (f *faultTransport) hold(match func(req *http.Request) bool) <-chan chan struct{} {
+	if match == nil {
+		f.holdWith(nil)
+		return nil
+	}
+	holding := make(chan chan struct{}, 1)
+	f.holdWith(func(req *http.Request) error {
+		if !match(req) {
+			return nil
+		}
+		release := make(chan struct{})
+		holding <- release
+		select {
+		case <-release:
+			return nil
+		case <-req.Context().Done():
+			return req.Context().Err()
+		}
+	})
+	return holding
 }
 
 // slow delays every later request by d (a slow S3 server or link).
@@ -267,10 +293,12 @@ func (f *faultTransport) refuse(status int, code string, fail func(req *http.Req
 func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	f.mu.Lock()
 	fail := f.fail != nil && f.fail(req)
-	status, code, delay, hold := f.status, f.code, f.delay, f.hold
+	status, code, delay, before := f.status, f.code, f.delay, f.before
 	f.mu.Unlock()
-	if hold != nil {
-		hold(req)
+	if before != nil {
+		if err := before(req); err != nil {
+			return nil, err
+		}
 	}
 	if err := s3test.Delay(req, delay); err != nil {
 		return nil, err

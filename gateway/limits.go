@@ -119,6 +119,10 @@ type limitedConn struct {
 	release func()
 }
 
+// NetConn returns the connection it wraps (ftpserverlib asks its socket
+// whether the client has hung up).
+func (c *limitedConn) NetConn() net.Conn { return c.Conn }
+
 // Close releases the slot (once; before closing, so a client that sees the
 // connection end can connect again at once) and closes the connection.
 func (c *limitedConn) Close() error {

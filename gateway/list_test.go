@@ -87,13 +87,14 @@ func TestListStreams(t *testing.T) {
 			// LIST, with the third page held until the client read two.
 			read := make(chan struct{})
 			var pages atomic.Int32
-			e.fault.holdWith(func(req *http.Request) {
+			e.fault.holdWith(func(req *http.Request) error {
 				if req.URL.Query().Get("list-type") == "2" && req.URL.Query().Get("continuation-token") != "" && pages.Add(1) == 2 {
 					select {
 					case <-read:
 					case <-time.After(30 * time.Second):
 					}
 				}
+				return nil
 			})
 			data, err := net.DialTimeout("tcp", c.pasv(true), 5*time.Second)
 			if err != nil {

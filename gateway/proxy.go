@@ -168,6 +168,10 @@ func (c *proxiedConn) Read(b []byte) (int, error) {
 	return c.Conn.Read(b)
 }
 
+// NetConn returns the connection it wraps (ftpserverlib asks its socket
+// whether the client has hung up).
+func (c *proxiedConn) NetConn() net.Conn { return c.Conn }
+
 // RemoteAddr returns the client's address from the PROXY header, or the
 // socket's.
 func (c *proxiedConn) RemoteAddr() net.Addr {
@@ -207,6 +211,9 @@ type sniffConn struct {
 	checked bool
 	head    []byte // bytes read by the check, not yet returned
 }
+
+// NetConn returns the connection it wraps.
+func (c *sniffConn) NetConn() net.Conn { return c.Conn }
 
 // Read checks the first bytes once, then reads through.
 func (c *sniffConn) Read(b []byte) (int, error) {

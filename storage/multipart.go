@@ -28,9 +28,12 @@ type multipart struct {
 
 // createMultipart starts a multipart upload of key, with contentType unless
 // it is "" and the user metadata meta. With crc32 (and Settings.Checksums
-// ChecksumsSupported) it announces CRC32 part checksums.
+// ChecksumsSupported) it announces CRC32 part checksums. The request is not
+// cancelled with ctx (only its values are used): S3 may have started the
+// upload already, and only its answer names the upload for the caller to
+// abort.
 func (f *Fs) createMultipart(ctx context.Context, key, contentType string, meta map[string]string, crc32 bool) (*multipart, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.svc.set.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.svc.set.RequestTimeout)
 	defer cancel()
 	crc32 = crc32 && f.svc.set.Checksums == ChecksumsSupported
 	in := &s3.CreateMultipartUploadInput{Bucket: &f.bucket, Key: &key, Metadata: meta}
