@@ -17,7 +17,7 @@ import (
 // (fs.ErrNotExist, ...) for callers that branch on it.
 type replyError struct {
 	msg  string
-	code error // ftpserver.ErrStorageExceeded (552), ErrFileNameNotAllowed (553), or nil (550)
+	code error // ftpserver.ErrStorageExceeded (552), ErrFileNameNotAllowed (553), ErrFileUnavailable (450), or nil (550)
 	kind error
 }
 
@@ -51,6 +51,7 @@ var replyKinds = []struct {
 	{storage.ErrTooLarge, "file too large", ftpserver.ErrStorageExceeded},
 	{storage.ErrTooMany, "too many entries for one operation", nil},
 	{storage.ErrUnsupported, "operation not supported", nil},
+	{storage.ErrChanged, "the file changed meanwhile (another client wrote it), nothing was written: try again", ftpserver.ErrFileUnavailable},
 	{storage.ErrAborted, "transfer aborted, nothing was stored", nil},
 	{fs.ErrInvalid, "invalid argument", nil},
 }

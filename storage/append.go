@@ -17,7 +17,9 @@ import (
 // or more becomes the first parts of a multipart upload by UploadPartCopy; a
 // shorter one (S3's minimum part size) is read into the first part buffer.
 // The object is replaced only when the upload completes, and only if it has
-// not changed since (its ETag is checked by every read and copy).
+// not changed since: its ETag is checked by every read and copy, and by the
+// commit (If-Match on PutObject or CompleteMultipartUpload), so a file
+// another client wrote meanwhile is never overwritten (ErrChanged).
 //
 // A missing file is created by APPE (and REST 0); a REST offset past the
 // end of the file is fs.ErrInvalid.
@@ -52,6 +54,7 @@ func (f *Fs) newAppender(name string, offset int64, appendMode bool) (*Upload, e
 	}
 	w.sums = nil // the digests would have to cover the kept bytes too
 	w.size = keep
+	w.ifMatch = etag // stored only over the version composed with
 	switch {
 	case keep == 0:
 	case keep < minPartSize:
@@ -88,7 +91,7 @@ func (w *Upload) copyPrefix(etag string, keep int64) error {
 		w.next++
 		w.sem <- struct{}{}
 		w.goPart(func() (types.CompletedPart, error) {
-			return w.mp.copyPart(w.ctx, num, w.fs.copySource(w.key), etag, start, end)
+			return w.mp.copyPart(w.ctx, num, w.key, etag, start, end)
 		}, nil)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,9 +65,10 @@ func (f *Fs) landed(key, etag string, size int64) bool {
 
 // commitFailed returns the error of a commit of key that failed with err,
 // or nil when err is ambiguous and the object of etag and size is stored
-// all the same.
+// all the same. A conditional commit's 412 is checked too: an SDK retry of a
+// commit that S3 had applied fails its If-Match against our own object.
 func (f *Fs) commitFailed(err error, key, etag string, size int64) error {
-	if ambiguous(err) && etag != "" && f.landed(key, etag, size) {
+	if (ambiguous(err) || httpStatus(err) == http.StatusPreconditionFailed) && etag != "" && f.landed(key, etag, size) {
 		f.log.Warn("commit reported a failure but the object is stored", "key", key, "err", err)
 		return nil
 	}

@@ -12,7 +12,10 @@ import (
 // TestAmbiguousCommit loses the answer of the request that commits an
 // upload (PutObject, CompleteMultipartUpload) after S3 applied it: the
 // upload must report success, since the object is stored. A request that
-// never reached S3 must still fail and store nothing.
+// never reached S3 must still fail and store nothing. An APPE's commit is
+// conditional (If-Match the file it appends to): the SDK's retry of a
+// commit S3 applied fails that condition against the upload's own object,
+// which is checked the same way.
 func TestAmbiguousCommit(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -20,12 +23,14 @@ func TestAmbiguousCommit(t *testing.T) {
 		op     string
 		lost   loss
 		stored bool
+		keep   int // bytes of an existing file the upload appends to (0: STOR)
 	}{
-		{"put answer times out", 1000, "PutObject", stalled, true},
-		{"put never sent", 1000, "PutObject", unsent, false},
-		{"complete answer lost, retry gets NoSuchUpload", 11 * mib, "CompleteMultipartUpload", answer500, true},
-		{"complete answer times out", 11 * mib, "CompleteMultipartUpload", stalled, true},
-		{"complete never sent", 11 * mib, "CompleteMultipartUpload", unsent, false},
+		{"put answer times out", 1000, "PutObject", stalled, true, 0},
+		{"put never sent", 1000, "PutObject", unsent, false, 0},
+		{"complete answer lost, retry gets NoSuchUpload", 11 * mib, "CompleteMultipartUpload", answer500, true, 0},
+		{"complete answer times out", 11 * mib, "CompleteMultipartUpload", stalled, true, 0},
+		{"complete never sent", 11 * mib, "CompleteMultipartUpload", unsent, false, 0},
+		{"appending put answer lost, retry fails If-Match", 1000, "PutObject", answer500, true, 500},
 	}
 	for _, srv := range s3test.All(t) {
 		t.Run(srv.Name, func(t *testing.T) {
@@ -43,7 +48,13 @@ func TestAmbiguousCommit(t *testing.T) {
 						return delivered
 					}
 					data := randBytes(tc.size)
-					err := writeThrough(e.fs, "/f.bin", data)
+					var err error
+					if tc.keep > 0 {
+						e.put(t, "f.bin", data[:tc.keep])
+						err = appendThrough(e.fs, "/f.bin", data[tc.keep:])
+					} else {
+						err = writeThrough(e.fs, "/f.bin", data)
+					}
 					if !tc.stored {
 						if err == nil {
 							t.Fatal("upload succeeded though its commit never reached S3")

@@ -15,6 +15,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +73,16 @@ func (e *env) upload(t *testing.T, name string, data []byte) {
 
 // writeThrough uploads data to name with Fs.Upload, in 32 KiB writes.
 func writeThrough(fsys *storage.Fs, name string, data []byte) error {
-	h, err := fsys.Upload(name, writeFlags, 0)
+	return uploadThrough(fsys, name, writeFlags, data)
+}
+
+// appendThrough appends data to name (APPE) as writeThrough writes.
+func appendThrough(fsys *storage.Fs, name string, data []byte) error {
+	return uploadThrough(fsys, name, os.O_WRONLY|os.O_APPEND, data)
+}
+
+func uploadThrough(fsys *storage.Fs, name string, flags int, data []byte) error {
+	h, err := fsys.Upload(name, flags, 0)
 	if err != nil {
 		return err
 	}

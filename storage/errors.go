@@ -34,6 +34,11 @@ var (
 	ErrUnsupported = errors.New("operation not supported")
 	// ErrAborted: the transfer was interrupted and its upload discarded.
 	ErrAborted = errors.New("transfer aborted")
+	// ErrChanged: the file changed while an operation that keeps part of it
+	// ran (APPE or REST+STOR compose, a part-by-part rename): S3 refused the
+	// request's ETag condition (412 PreconditionFailed), and nothing was
+	// written over the other writer's file.
+	ErrChanged = errors.New("the file changed meanwhile")
 	// ErrBackend: S3 failed or could not be reached; the wrapped error says why
 	// and is for logs only (it may name the bucket, endpoint or request id).
 	ErrBackend = errors.New("storage backend error")
@@ -54,7 +59,8 @@ func pathError(op, name string, err error) error {
 // s3Error classifies an error from the S3 client by what it means. A
 // cancelled request becomes ErrAborted; not found, conflicting, too long and
 // invalid key errors (the client's name) become fs.ErrNotExist, fs.ErrExist,
-// ErrNameTooLong and ErrInvalidName; a refusal the gateway's configuration
+// ErrNameTooLong and ErrInvalidName; a failed ETag condition becomes
+// ErrChanged; a refusal the gateway's configuration
 // caused becomes ErrRefused; anything else is wrapped in ErrBackend, keeping
 // the SDK error in the chain for logging. No S3 answer is fs.ErrPermission:
 // the user's permissions are the gateway's, checked before any request.
@@ -76,6 +82,8 @@ func s3Error(err error) error {
 			return fmt.Errorf("%w (%w)", fs.ErrNotExist, err)
 		case "AccessDenied", "Forbidden", "InvalidArgument":
 			return refused(err)
+		case "PreconditionFailed":
+			return fmt.Errorf("%w (%w)", ErrChanged, err)
 		case "KeyTooLongError":
 			return fmt.Errorf("%w (%w)", ErrNameTooLong, err)
 		case "InvalidObjectName":
@@ -87,6 +95,8 @@ func s3Error(err error) error {
 		return fmt.Errorf("%w (%w)", fs.ErrNotExist, err)
 	case http.StatusForbidden:
 		return refused(err)
+	case http.StatusPreconditionFailed:
+		return fmt.Errorf("%w (%w)", ErrChanged, err)
 	case http.StatusConflict:
 		// File-system backed servers (the embedded store, versitygw) refuse a
 		// key that is both a file and a directory prefix ("a" and "a/b").

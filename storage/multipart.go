@@ -3,7 +3,9 @@ package storage
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -79,14 +81,16 @@ func (m *multipart) uploadPart(ctx context.Context, num int32, body []byte) (typ
 	return part, nil
 }
 
-// copyPart makes part num of bytes [start, end] of source, which must still
-// have etag unless etag is "".
-func (m *multipart) copyPart(ctx context.Context, num int32, source, etag string, start, end int64) (types.CompletedPart, error) {
+// copyPart makes part num of bytes [start, end] of the object at srcKey,
+// which must still have etag unless etag is "": if it has not, the error is
+// ErrChanged, whatever S3 answered (versitygw checks the range first, and
+// answers a source that shrank with 400 InvalidArgument, not 412).
+func (m *multipart) copyPart(ctx context.Context, num int32, srcKey, etag string, start, end int64) (types.CompletedPart, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
 	defer cancel()
 	in := &s3.UploadPartCopyInput{
 		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id, PartNumber: aws.Int32(num),
-		CopySource:      aws.String(source),
+		CopySource:      aws.String(m.fs.copySource(srcKey)),
 		CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", start, end)),
 	}
 	if etag != "" {
@@ -94,22 +98,31 @@ func (m *multipart) copyPart(ctx context.Context, num int32, source, etag string
 	}
 	out, err := m.fs.svc.api.UploadPartCopy(ctx, in)
 	if err != nil {
-		return types.CompletedPart{}, s3Error(err)
+		err = s3Error(err)
+		if etag != "" && !errors.Is(err, ErrChanged) && !errors.Is(err, ErrAborted) && m.fs.changedSince(srcKey, etag) {
+			err = fmt.Errorf("%w: %w", ErrChanged, err)
+		}
+		return types.CompletedPart{}, err
 	}
 	return types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.CopyPartResult.ETag}, nil
 }
 
-// complete assembles the parts into the object, aborting the upload if S3
-// refuses, and returns the object's ETag. A failure that leaves open whether
-// S3 completed the upload is checked first (see commitFailed): the object
-// must have the parts' ETag and size bytes.
-func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart, size int64) (string, error) {
+// complete assembles the parts into the object, only if the key still has
+// the ETag ifMatch unless that is "", aborting the upload if S3 refuses, and
+// returns the object's ETag. A failure that leaves open whether S3
+// completed the upload is checked first (see commitFailed): the object must
+// have the parts' ETag and size bytes.
+func (m *multipart) complete(ctx context.Context, parts []types.CompletedPart, size int64, ifMatch string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
 	defer cancel()
-	out, err := m.fs.svc.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	in := &s3.CompleteMultipartUploadInput{
 		Bucket: &m.fs.bucket, Key: &m.key, UploadId: &m.id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
+	}
+	if ifMatch != "" {
+		in.IfMatch = &ifMatch
+	}
+	out, err := m.fs.svc.api.CompleteMultipartUpload(ctx, in)
 	if err != nil {
 		if err := m.fs.commitFailed(err, m.key, multipartETag(parts), size); err != nil {
 			m.abort()
@@ -154,14 +167,14 @@ func (f *Fs) multipartCopy(srcKey, dstKey string) error {
 	}
 	var parts []types.CompletedPart
 	for i, r := range copyRanges(size, f.svc.copyPartSize) {
-		part, err := mp.copyPart(f.ctx, int32(i+1), f.copySource(srcKey), etag, r[0], r[1])
+		part, err := mp.copyPart(f.ctx, int32(i+1), srcKey, etag, r[0], r[1])
 		if err != nil {
 			mp.abort()
 			return err
 		}
 		parts = append(parts, part)
 	}
-	_, err = mp.complete(f.ctx, parts, size)
+	_, err = mp.complete(f.ctx, parts, size, "")
 	return err
 }
 
@@ -181,4 +194,16 @@ func copyRanges(size, partSize int64) [][2]int64 {
 		}
 	}
 	return ranges
+}
+
+// changedSince reports whether the object at key no longer has etag (or is
+// gone), asked with its own deadline; an error asking counts as no.
+func (f *Fs) changedSince(key, etag string) bool {
+	ctx, cancel := f.reqCtx()
+	defer cancel()
+	out, err := f.svc.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &key})
+	if err != nil {
+		return errors.Is(s3Error(err), fs.ErrNotExist)
+	}
+	return unquote(aws.ToString(out.ETag)) != unquote(etag)
 }

@@ -36,6 +36,10 @@ type Upload struct {
 	buf  *[]byte      // part being filled (its length is the data in it); nil until the first write
 	free chan *[]byte // part buffers back from uploaded parts, for reuse
 	sums *uploadSums  // digests of the data written; nil when the object is composed with an existing one
+	// ifMatch, when not "", is the ETag the key must still have when the
+	// upload is stored (the composed object's source): the commit is
+	// conditional, and fails with ErrChanged if the file changed meanwhile.
+	ifMatch string
 	size int64        // bytes written so far
 	mp   *multipart
 	next int32 // number of the next part
@@ -278,7 +282,7 @@ func (w *Upload) finish() error {
 		if w.sums != nil {
 			meta = w.sums.metadata(body)
 		}
-		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body, meta)
+		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body, meta, w.ifMatch)
 	}
 	if w.buf != nil && len(*w.buf) > 0 {
 		if err := w.sendPart(); err != nil {
@@ -293,7 +297,7 @@ func (w *Upload) finish() error {
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return *w.parts[i].PartNumber < *w.parts[j].PartNumber })
 	ctx := context.WithoutCancel(w.ctx)
-	etag, err := w.mp.complete(ctx, w.parts, w.size)
+	etag, err := w.mp.complete(ctx, w.parts, w.size, w.ifMatch)
 	if err == nil && w.sums != nil && w.fs.svc.set.MultipartHashes == MultipartHashesCopy {
 		w.fs.storeHashesByCopy(ctx, w.key, etag, w.contentType(), w.size, w.sums.metadata(nil))
 	}
@@ -317,9 +321,10 @@ func (w *Upload) contentType() string {
 	return "application/octet-stream"
 }
 
-// putObject stores body at key with one request. A failure that leaves open
-// whether S3 stored it is checked first (see commitFailed).
-func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error {
+// putObject stores body at key with one request, only if key still has the
+// ETag ifMatch unless that is "". A failure that leaves open whether S3
+// stored it is checked first (see commitFailed).
+func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, meta map[string]string, ifMatch string) error {
 	ctx, cancel := context.WithTimeout(ctx, f.svc.set.PartTimeout)
 	defer cancel()
 	in := &s3.PutObjectInput{
@@ -328,6 +333,9 @@ func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte
 	}
 	if f.svc.set.Checksums == ChecksumsSupported {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	if ifMatch != "" {
+		in.IfMatch = &ifMatch
 	}
 	if _, err := f.svc.api.PutObject(ctx, in); err != nil {
 		return f.commitFailed(err, key, bodyETag(body), int64(len(body)))

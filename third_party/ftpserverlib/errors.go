@@ -13,6 +13,10 @@ var (
 	// ErrFileNameNotAllowed defines the error mapped to the FTP 553 reply code.
 	// As for RFC 959 this error is checked for STOR, APPE, RNTO
 	ErrFileNameNotAllowed = errors.New("filename not allowed")
+	// ErrFileUnavailable defines the error mapped to the FTP 450 reply code
+	// (file unavailable, e.g. busy: a transient refusal the client may
+	// retry), checked where ErrStorageExceeded is. s3ftp patch.
+	ErrFileUnavailable = errors.New("file unavailable")
 )
 
 func getErrorCode(err error, defaultCode int) int {
@@ -23,6 +27,8 @@ func getErrorCode(err error, defaultCode int) int {
 		return StatusActionNotTakenNoFile
 	case errors.Is(err, errUploadShort): // s3ftp patch
 		return StatusTransferAborted
+	case errors.Is(err, ErrFileUnavailable): // s3ftp patch
+		return StatusFileActionNotTaken
 	}
 
 	// s3ftp patch: a transfer that failed while data moved says which side failed
