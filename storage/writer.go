@@ -40,11 +40,11 @@ type Upload struct {
 	// upload is stored (the composed object's source): the commit is
 	// conditional, and fails with ErrChanged if the file changed meanwhile.
 	ifMatch string
-	size int64        // bytes written so far
-	mp   *multipart
-	next int32 // number of the next part
-	sem  chan struct{}
-	wg   sync.WaitGroup
+	size    int64 // bytes written so far
+	mp      *multipart
+	next    int32 // number of the next part
+	sem     chan struct{}
+	wg      sync.WaitGroup
 
 	mu       sync.Mutex
 	parts    []types.CompletedPart
