@@ -25,16 +25,6 @@ import (
 // order; the kernel's TCP state (Linux) tells when the server has the
 // client's FIN.
 
-// endServers returns the S3 servers the order tests run against: gofakes3,
-// and versitygw when installed (or required by S3FTP_TEST_STRICT).
-func endServers(t *testing.T) []*s3test.Server {
-	servers := []*s3test.Server{s3test.Fake(t)}
-	if s3test.VersityInstalled() || s3test.Strict() {
-		servers = append(servers, s3test.Versity(t))
-	}
-	return servers
-}
-
 // endCase is one shape of upload the order tests repeat.
 type endCase struct {
 	name  string
