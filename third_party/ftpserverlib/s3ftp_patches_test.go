@@ -768,6 +768,10 @@ type endFs struct {
 }
 
 func (f *endFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if strings.Contains(name, "busy") {
+		return nil, fmt.Errorf("%w: try again", ErrFileUnavailable)
+	}
+
 	file, err := f.Fs.OpenFile(name, flag, perm)
 	if err != nil || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
 		return file, err //nolint:wrapcheck
@@ -948,4 +952,12 @@ func TestPatchALLOSize(t *testing.T) {
 		client.cmd(StatusEnteringEPSV, "EPSV")
 		client.cmd(StatusSyntaxErrorParameters, "STOR file")
 	})
+}
+
+// Patch 15: ErrFileUnavailable is answered 450.
+func TestPatchFileUnavailable(t *testing.T) {
+	server, _ := newEndServer(t, nil, nil)
+	client := loginRaw(t, server)
+	client.cmd(StatusEnteringEPSV, "EPSV")
+	client.cmd(StatusFileActionNotTaken, "STOR busy")
 }
