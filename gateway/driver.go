@@ -120,6 +120,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		DisableASCIIConversion:  !s.ASCIIConversion,
 		// A private address in PORT/EPRT is the client's own, behind NAT.
 		ActivePrivateAddressSubstitution: s.ActiveNATSubstitution,
+		UploadEndGrace:                   max(s.UploadEndGrace, 0),
 		// Data connections must come from (active: go to) the client's own
 		// address: no FTP bounce, no stolen passive connections.
 		ActiveConnectionsCheck: ftpserver.IPMatchRequired,

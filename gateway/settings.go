@@ -37,6 +37,14 @@ type Settings struct {
 	ConnectionTimeout time.Duration
 	// Banner is the greeting sent on connection. Default "s3ftp ready".
 	Banner string
+	// UploadEndGrace is how long an upload whose data connection reached
+	// end of file waits before it is stored, for the control connection's
+	// end that follows a killed client's data end at once (the killed
+	// client's kernel closes both, often the data connection first): an
+	// upload whose control connection closes before its data's end of file,
+	// or within this grace after it, is aborted (docs/operations.md). Default
+	// 20 ms; negative: no wait; at most 1 s (every upload's 226 waits it).
+	UploadEndGrace time.Duration
 	// ActiveNATSubstitution replaces a private, link-local or loopback
 	// address a client announces in PORT/EPRT by its control connection's
 	// address, for devices behind NAT that announce their inside address.
@@ -141,6 +149,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.Banner == "" {
 		s.Banner = "s3ftp ready"
+	}
+	switch {
+	case s.UploadEndGrace == 0:
+		s.UploadEndGrace = 20 * time.Millisecond
+	case s.UploadEndGrace > time.Second:
+		return bad("UploadEndGrace", errors.New("must be at most 1s"))
 	}
 	if strings.ContainsAny(s.Banner, "\r\n") {
 		return bad("Banner", errors.New("must be a single line"))

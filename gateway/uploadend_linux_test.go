@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/s3ftp/s3ftp/gateway"
 	"github.com/s3ftp/s3ftp/storage"
 	"github.com/s3ftp/s3ftp/storage/s3test"
 )
@@ -134,6 +135,35 @@ func TestHangUpBeforeEndOfFile(t *testing.T) {
 					})
 				}
 			}
+		}
+	}
+}
+
+// TestKilledClient: a killed client's kernel closes both connections at
+// once, often the data connection first; a control connection that closes
+// within UploadEndGrace after the data's end of file aborts the upload too.
+// (The grace is 1 s here so the test's two closes surely fall within it.)
+func TestKilledClient(t *testing.T) {
+	t.Parallel()
+	for _, srv := range endServers(t) {
+		for _, mode := range []string{"passive", "active"} {
+			t.Run(srv.Name+"/"+mode, func(t *testing.T) {
+				obs := newEndObserver()
+				e := newEnv(t, srv, envOptions{storage: endSettings, observer: obs, settings: gateway.Settings{UploadEndGrace: time.Second}})
+				payload := randBytes(200_000)
+				for i := range 10 {
+					key := fmt.Sprintf("killed%d.bin", i)
+					ctl, data := startStor(t, e, mode == "passive", key)
+					_, err := data.Write(payload[:100_000])
+					must(t, "write", err)
+					must(t, "close data", data.Close())
+					ctl.conn.Close()
+					if got := obs.transfer(t); got != "aborted" {
+						t.Fatalf("run %d: upload %s, want aborted", i, got)
+					}
+					e.nothingAt(t, "alice/"+key)
+				}
+			})
 		}
 	}
 }

@@ -41,6 +41,7 @@ type Config struct {
 	PassivePortsShare       int           `key:"passive-ports-share" help:"percent (1-100) of the passive-ports range one client address, or one user, may hold at once (at least one port); more PASV/EPSV are refused with 421; 100: no limit"`
 
 	DataTimeout        time.Duration `key:"data-timeout" help:"how long to wait for a data connection to open (reply 425 when it does not); also how long a passive port nobody has used stays reserved"`
+	UploadEndGrace     time.Duration `key:"upload-end-grace" help:"an upload whose control connection closes before, or this long after, its data connection's end of file is aborted (a killed client's kernel closes both, often the data connection first); every upload's 226 waits this long; 0: no wait (at most 1s)"`
 	UserBandwidthLimit byteSize      `key:"user-bandwidth-limit" help:"bytes per second each user may transfer in each direction, all their sessions together (e.g. 1MiB); 0: unlimited"`
 	ShutdownTimeout    time.Duration `key:"shutdown-timeout" help:"on SIGTERM, how long transfers in progress may finish before they are aborted (their clients get 421)"`
 
@@ -121,6 +122,7 @@ func defaultConfig(withFile bool) Config {
 		APIListen:          "127.0.0.1:8080",
 		DemoUser:           "demo",
 		DataTimeout:        30 * time.Second,
+		UploadEndGrace:     20 * time.Millisecond,
 		ShutdownTimeout:    30 * time.Second,
 		EventsTypes:        []string{"upload"},
 		EventsTimeout:      10 * time.Second,

@@ -215,8 +215,17 @@ func (c *loadedConfig) gatewaySettings() gateway.Settings {
 		ProxyTrustedCIDRs: c.proxyTrusted, MaxSessions: c.MaxSessions, MaxSessionsPerIP: c.MaxSessionsPerIP,
 		MaxUnauthenticatedPerIP: c.MaxUnauthenticatedPerIP, LoginTimeout: c.LoginTimeout, PassiveShare: c.PassivePortsShare,
 		ConnectionTimeout: c.DataTimeout, UserBandwidth: int64(c.UserBandwidthLimit),
-		ShutdownTimeout: c.ShutdownTimeout,
+		ShutdownTimeout: c.ShutdownTimeout, UploadEndGrace: uploadEndGrace(c.UploadEndGrace),
 	}
+}
+
+// uploadEndGrace maps the key's 0 (no wait) to gateway.Settings' negative
+// value (its 0 is the default).
+func uploadEndGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // settingKeys names the configuration key of each field of storage.Settings
@@ -230,6 +239,7 @@ var settingKeys = map[string]string{
 	"MultipartHashes":         "multipart-hashes",
 	"IdleTimeout":             "idle-timeout",
 	"ConnectionTimeout":       "data-timeout",
+	"UploadEndGrace":          "upload-end-grace",
 	"PublicHost":              "public-host",
 	"Banner":                  "banner",
 	"LegacyCharset":           "legacy-charset",

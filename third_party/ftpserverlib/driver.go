@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/afero"
 )
@@ -413,6 +414,12 @@ type Settings struct {
 	// Other addresses are checked by ActiveConnectionsCheck as usual, so this
 	// opens no bounce. s3ftp patch.
 	ActivePrivateAddressSubstitution bool
+	// UploadEndGrace is how long an upload whose data connection reached end
+	// of file while the control connection was open waits before it is
+	// allowed to complete, for a control connection's end that follows at
+	// once: a killed client's kernel closes both connections, often the data
+	// connection first (upload_end.go). 0: no wait. s3ftp patch.
+	UploadEndGrace time.Duration
 	// PasvConnectionsCheck defines the security requirements for passive connections
 	PasvConnectionsCheck DataConnectionRequirement
 }

@@ -88,3 +88,24 @@ func TestPatchUploadEndAfterHangUp(t *testing.T) {
 		})
 	}
 }
+
+// Patch 14: with UploadEndGrace, a control connection that closes just
+// after the data's end of file (a killed client's kernel closes both, often
+// the data connection first) refuses the upload too.
+func TestPatchUploadEndGrace(t *testing.T) {
+	server, driver := newEndServer(t, nil, nil, func(s *Settings) { s.UploadEndGrace = time.Second })
+
+	for i := range 10 {
+		client := loginRaw(t, server)
+		data := storRaw(t, client, "STOR", fmt.Sprintf("file%d", i))
+		_, err := io.WriteString(data, "the first half")
+		require.NoError(t, err)
+		require.NoError(t, data.Close())
+		require.NoError(t, client.conn.Close())
+
+		events := []string{driver.next(t), driver.next(t)}
+		slices.Sort(events)
+		require.Equal(t, "disconnected", events[0], "iteration %d", i)
+		require.True(t, strings.HasPrefix(events[1], "refused: "), "iteration %d: %s", i, events[1])
+	}
+}

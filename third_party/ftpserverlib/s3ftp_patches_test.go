@@ -727,8 +727,8 @@ type endDriver struct {
 }
 
 // newEndServer starts a server on an endDriver whose log messages go to logs
-// (nil: discarded).
-func newEndServer(t *testing.T, hold chan struct{}, logs chan string) (*FtpServer, *endDriver) {
+// (nil: discarded), with its settings changed by configure.
+func newEndServer(t *testing.T, hold chan struct{}, logs chan string, configure ...func(*Settings)) (*FtpServer, *endDriver) {
 	t.Helper()
 
 	driver := &endDriver{events: make(chan string, 100), hold: hold}
@@ -736,6 +736,10 @@ func newEndServer(t *testing.T, hold chan struct{}, logs chan string) (*FtpServe
 		return &endFs{Fs: afero.NewMemMapFs(), driver: driver}, nil
 	}}
 	driver.Init()
+
+	for _, c := range configure {
+		c(driver.Settings)
+	}
 
 	var handler slog.Handler = slog.DiscardHandler
 	if logs != nil {

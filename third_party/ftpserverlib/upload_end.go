@@ -13,7 +13,9 @@ package ftpserver
 // (uploadMayCommit):
 //
 //   - the client closed or reset the control connection without QUIT before
-//     that point: the upload is refused (TransferError with
+//     that point, or within Settings.UploadEndGrace after it (a killed
+//     client's kernel closes both connections at once, often the data
+//     connection first): the upload is refused (TransferError with
 //     errControlClosed before Close), so the driver discards it;
 //   - otherwise it may be stored, and the session's end (end) waits for its
 //     Close and reply before calling ClientDisconnected.
@@ -34,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 var (
@@ -113,17 +116,35 @@ func (c *clientHandler) uploadMayCommit() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
+	graced := c.server.settings.UploadEndGrace <= 0
+
 	for {
 		switch {
-		case w.quit || (!w.gone && !peerClosed(c.conn)):
-			w.committing++
-
-			return nil
-		case w.gone || w.queued:
+		case w.quit:
+		case w.gone:
 			return errControlClosed
+		case !peerClosed(c.conn):
+			if !graced { // a killed client's control connection may end just after
+				graced = true
+
+				w.mu.Unlock()
+				time.Sleep(c.server.settings.UploadEndGrace)
+				w.mu.Lock()
+
+				continue
+			}
+		case w.queued:
+			return errControlClosed
+		default:
+			// The client's FIN or RST is in: let the read loop reach it.
+			w.wait()
+
+			continue
 		}
-		// The client's FIN or RST is in: let the read loop reach it.
-		w.wait()
+
+		w.committing++
+
+		return nil
 	}
 }
 
