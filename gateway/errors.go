@@ -51,7 +51,7 @@ var replyKinds = []struct {
 	{storage.ErrTooLarge, "file too large", ftpserver.ErrStorageExceeded},
 	{storage.ErrTooMany, "too many entries for one operation", nil},
 	{storage.ErrUnsupported, "operation not supported", nil},
-	{storage.ErrChanged, "the file changed meanwhile (another client wrote it), nothing was written: try again", ftpserver.ErrFileUnavailable},
+	{storage.ErrChanged, "the file changed meanwhile (another client wrote it): try again", ftpserver.ErrFileUnavailable},
 	{storage.ErrAborted, "transfer aborted, nothing was stored", nil},
 	{fs.ErrInvalid, "invalid argument", nil},
 }

@@ -34,10 +34,11 @@ var (
 	ErrUnsupported = errors.New("operation not supported")
 	// ErrAborted: the transfer was interrupted and its upload discarded.
 	ErrAborted = errors.New("transfer aborted")
-	// ErrChanged: the file changed while an operation that keeps part of it
-	// ran (APPE or REST+STOR compose, a part-by-part rename): S3 refused the
-	// request's ETag condition (412 PreconditionFailed), and nothing was
-	// written over the other writer's file.
+	// ErrChanged: the file changed while an operation that depends on one
+	// version of it ran (APPE or REST+STOR compose, a part-by-part rename, a
+	// download read in ranges): S3 refused the request's ETag condition (412
+	// PreconditionFailed). Nothing was written over the other writer's file;
+	// a download ends short of the end.
 	ErrChanged = errors.New("the file changed meanwhile")
 	// ErrBackend: S3 failed or could not be reached; the wrapped error says why
 	// and is for logs only (it may name the bucket, endpoint or request id).

@@ -129,10 +129,10 @@ func TestDownloadRangeFails(t *testing.T) {
 			e := newEnv(t, srv, srv.NewBucket(t), storage.ChecksumsRequired, storage.Settings{DownloadConcurrency: 2, DownloadChunkSize: chunk})
 			data := randBytes(10 * chunk)
 			e.upload(t, "/f.bin", data)
-			check := func(what string, got []byte, err error) {
+			check := func(what string, got []byte, err, want error) {
 				t.Helper()
-				if !errors.Is(err, storage.ErrBackend) {
-					t.Errorf("%s: error %v, want a storage backend error", what, err)
+				if !errors.Is(err, want) {
+					t.Errorf("%s: error %v, want %v", what, err, want)
 				}
 				if len(got) >= len(data) || !bytes.Equal(got, data[:len(got)]) {
 					t.Errorf("%s: got %d bytes, want a prefix of the object's %d", what, len(got), len(data))
@@ -144,7 +144,7 @@ func TestDownloadRangeFails(t *testing.T) {
 			must(t, "open", err)
 			got, err := io.ReadAll(h)
 			must(t, "close", h.Close())
-			check("GETs failing from the 4th", got, err)
+			check("GETs failing from the 4th", got, err, storage.ErrBackend)
 			e.rt.reset(nil)
 
 			h, err = e.fs.Download("/f.bin", chunk/2)
@@ -155,7 +155,7 @@ func TestDownloadRangeFails(t *testing.T) {
 			e.put(t, "f.bin", randBytes(len(data)))
 			rest, err := io.ReadAll(h)
 			must(t, "close", h.Close())
-			check("object replaced", append(append(data[:chunk/2:chunk/2], buf[:n]...), rest...), err)
+			check("object replaced", append(append(data[:chunk/2:chunk/2], buf[:n]...), rest...), err, storage.ErrChanged)
 		})
 	}
 }
