@@ -104,6 +104,30 @@ type Settings struct {
 	// port); PASV or EPSV over it is refused with 421. Default 50; 100: no
 	// limit. Without a PassivePorts range there is no limit.
 	PassiveShare int
+	// PassivePortSharing lets sessions from different client addresses
+	// wait on the same passive port at once: a data connection goes to
+	// the session of its source address (the PROXY header's when there is
+	// one). Sessions from one address still get distinct ports. So a
+	// range of P ports serves P transfers at once per client address, not
+	// P in all. Default false (cmd turns it on).
+	PassivePortSharing bool
+	// Replicas is how many gateways share one passive range behind one load
+	// balancer; 0 or 1: this gateway is alone. With more, each replica
+	// answers PASV/EPSV only with ports of its own slice of PassivePorts
+	// (see ReplicaSlice), listens on the whole range, and relays a data
+	// connection that arrives on a port of another replica's slice to
+	// that replica (Peers), with a PROXY v2 header naming the client.
+	Replicas int
+	// ReplicaIndex is this replica's index, 0 to Replicas-1.
+	ReplicaIndex int
+	// Peers are the replicas' hosts (names or addresses, no port), in
+	// index order, Replicas of them (see ParsePeers). A connection
+	// relayed to replica i goes to Peers[i] at the passive port it arrived on.
+	Peers []string
+	// PeerNetworks are the source networks of relayed data connections:
+	// from them, and only from them (and ProxyTrustedCIDRs), a PROXY
+	// header is read on the passive ports. Required with Replicas > 1.
+	PeerNetworks []netip.Prefix
 
 	charset *charset // LegacyCharset, parsed by withDefaults; nil: UTF-8 only
 }
@@ -172,6 +196,9 @@ func (s Settings) withDefaults() (Settings, error) {
 	if err := s.limitsWithDefaults(); err != nil {
 		return s, err
 	}
+	if err := s.replicasWithDefaults(); err != nil {
+		return s, err
+	}
 	tlsSet, err := s.TLS.withDefaults()
 	if err != nil {
 		return s, err
@@ -191,15 +218,9 @@ func (s *Settings) limitsWithDefaults() error {
 	if s.ProxyHeaderTimeout < 0 {
 		return &SettingError{Field: "ProxyHeaderTimeout", Err: errors.New("must be positive")}
 	}
-	trusted := make([]netip.Prefix, 0, len(s.ProxyTrustedCIDRs))
-	for _, p := range s.ProxyTrustedCIDRs {
-		if !p.IsValid() {
-			return &SettingError{Field: "ProxyTrustedCIDRs", Err: fmt.Errorf("%v is not valid", p)}
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		trusted = append(trusted, p.Masked())
+	trusted, err := normalPrefixes("ProxyTrustedCIDRs", s.ProxyTrustedCIDRs)
+	if err != nil {
+		return err
 	}
 	s.ProxyTrustedCIDRs = trusted
 	for _, l := range []struct {
@@ -223,6 +244,23 @@ func (s *Settings) limitsWithDefaults() error {
 		return &SettingError{Field: "PassiveShare", Err: errors.New("must be 1-100 (percent)")}
 	}
 	return nil
+}
+
+// normalPrefixes returns prefixes masked, IPv4-mapped ones unmapped, so
+// they match the unmapped addresses of connections, or a *SettingError
+// naming field for an invalid one.
+func normalPrefixes(field string, prefixes []netip.Prefix) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(prefixes))
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			return nil, &SettingError{Field: field, Err: fmt.Errorf("%v is not valid", p)}
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // PortRange is an inclusive range of TCP ports; the zero value is "any port".

@@ -40,6 +40,12 @@ type Config struct {
 	LoginTimeout            time.Duration `key:"login-timeout" help:"close (421) a connection that has not logged in this long after connecting"`
 	PassivePortsShare       int           `key:"passive-ports-share" help:"percent (1-100) of the passive-ports range one client address, or one user, may hold at once (at least one port); more PASV/EPSV are refused with 421; 100: no limit"`
 
+	PassivePortSharing bool     `key:"passive-port-sharing" help:"sessions from different client addresses may wait on the same passive port (a data connection goes to the session of its address), so a few ports serve many devices; sessions behind one address still get distinct ports (see docs/operations.md)"`
+	Replicas           int      `key:"replicas" help:"number of gateway replicas behind one load balancer sharing the passive-ports range (1: this gateway is alone; see docs/kubernetes.md)"`
+	ReplicaIndex       string   `key:"replica-index" help:"this replica's index, 0 to replicas-1; empty: the number after the last - of the host name (a StatefulSet pod's ordinal, e.g. s3ftp-2)"`
+	Peers              []string `key:"peers" help:"the replicas' host names or addresses in index order (no port), or one template with {index}, e.g. s3ftp-{index}.s3ftp-peers.ftp.svc; a data connection for another replica is relayed to its host at the same passive port"`
+	PeerNetworks       []string `key:"peer-networks" help:"CIDRs or addresses the replicas connect from (e.g. the pod network); relayed data connections carry a PROXY v2 header that is accepted on the passive ports from these networks only"`
+
 	DataTimeout        time.Duration `key:"data-timeout" help:"how long to wait for a data connection to open (reply 425 when it does not); also how long a passive port nobody has used stays reserved"`
 	UploadEndGrace     time.Duration `key:"upload-end-grace" help:"an upload whose control connection closes before, or this long after, its data connection's end of file is aborted (a killed client's kernel closes both, often the data connection first); every upload's 226 waits this long; 0: no wait (at most 1s)"`
 	UserBandwidthLimit byteSize      `key:"user-bandwidth-limit" help:"bytes per second each user may transfer in each direction, all their sessions together (e.g. 1MiB); 0: unlimited"`
@@ -134,6 +140,8 @@ func defaultConfig(withFile bool) Config {
 		MaxUnauthenticatedPerIP: 64,
 		LoginTimeout:            30 * time.Second,
 		PassivePortsShare:       50,
+		PassivePortSharing:      true,
+		Replicas:                1,
 
 		S3DownloadConcurrency: 1,
 		S3DownloadChunkSize:   4 << 20,

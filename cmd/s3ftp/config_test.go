@@ -122,6 +122,15 @@ func TestConfigErrors(t *testing.T) {
 		{"passive ports share", "", []string{"--passive-ports-share", "101"}, nil, "passive-ports-share: must be 1-100"},
 		{"unauthenticated per ip", "", []string{"--max-unauthenticated-per-ip", "-1"}, nil, "max-unauthenticated-per-ip: must not be negative"},
 		{"banner", "banner: \"two\\nlines\"\n", nil, nil, "banner: must be a single line"},
+		{"replica index", "", []string{"--replicas", "3", "--replica-index", "x"}, nil, `replica-index: "x" is not an integer`},
+		{"replica index range", "", []string{"--replicas", "3", "--replica-index", "3", "--peers", "a,b,c", "--peer-networks", "10.0.0.0/8"}, nil, "replica-index: 3: must be 0-2"},
+		{"peers count", "", []string{"--replicas", "3", "--replica-index", "1", "--peers", "a,b", "--peer-networks", "10.0.0.0/8"}, nil, "peers: 2 given"},
+		{"peers port", "", []string{"--replicas", "2", "--replica-index", "1", "--peers", "a:21,b", "--peer-networks", "10.0.0.0/8"}, nil, "peers: \"a:21\": give the host only"},
+		{"peers template", "", []string{"--peers", "a-{index},b"}, nil, "peers: \"a-{index}\": a {index} template must be the only item"},
+		{"peer networks", "", []string{"--replicas", "2", "--replica-index", "1", "--peers", "s-{index}"}, nil, "peer-networks: needed with several replicas"},
+		{"peer networks parse", "", []string{"--peer-networks", "pods"}, nil, `peer-networks: "pods"`},
+		{"replica ports", "", []string{"--replicas", "3", "--replica-index", "1", "--peers", "s-{index}", "--peer-networks", "10.0.0.0/8", "--passive-ports", "30000-30001"}, nil, "passive-ports: 2 ports cannot be shared by 3 replicas"},
+		{"replicas negative", "", []string{"--replicas", "-1"}, nil, "replicas: must not be negative"},
 	} {
 		args := c.args
 		if c.file != "" {
@@ -149,6 +158,38 @@ func TestConfigProxyAndLimits(t *testing.T) {
 	}
 	if c.MaxSessions != 1000 || c.MaxSessionsPerIP != 5 {
 		t.Errorf("max-sessions = %d, max-sessions-per-ip = %d; want 1000 and 5", c.MaxSessions, c.MaxSessionsPerIP)
+	}
+}
+
+// TestConfigReplicas: the replica keys reach the gateway settings, a peer
+// template is expanded, and the index comes from a StatefulSet host name
+// when it is not given.
+func TestConfigReplicas(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "c.yaml", "replicas: 3\npeers: s3ftp-{index}.s3ftp-peers.ftp.svc\npeer-networks: [10.244.0.0/16]\npassive-ports: 30000-30009\n")
+	c, err := parseConfig("serve", []string{"--config", file}, env{stderr: &bytes.Buffer{}, getenv: mapEnv(map[string]string{"S3FTP_REPLICA_INDEX": "2"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := c.gatewaySettings()
+	if set.Replicas != 3 || set.ReplicaIndex != 2 || !set.PassivePortSharing ||
+		fmt.Sprint(set.Peers) != "[s3ftp-0.s3ftp-peers.ftp.svc s3ftp-1.s3ftp-peers.ftp.svc s3ftp-2.s3ftp-peers.ftp.svc]" ||
+		fmt.Sprint(set.PeerNetworks) != "[10.244.0.0/16]" {
+		t.Errorf("gateway settings: replicas %d, index %d, sharing %v, peers %v, peer networks %v",
+			set.Replicas, set.ReplicaIndex, set.PassivePortSharing, set.Peers, set.PeerNetworks)
+	}
+	for _, tc := range []struct {
+		host string
+		want int
+		ok   bool
+	}{
+		{"s3ftp-0", 0, true}, {"s3ftp-12", 12, true}, {"my-ftp-gw-3.example.com", 3, true},
+		{"s3ftp", 0, false}, {"s3ftp-", 0, false}, {"s3ftp-x", 0, false}, {"s3ftp-+1", 0, false}, {"s3ftp-1a", 0, false},
+	} {
+		got, err := indexFromHostname(tc.host)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("indexFromHostname(%q) = %d, %v; want %d (ok %v)", tc.host, got, err, tc.want, tc.ok)
+		}
 	}
 }
 

@@ -48,6 +48,9 @@ type loadedConfig struct {
 	tls             gateway.TLSSettings     // from the tls-* keys and ftps-implicit-listen; zero without tls-cert
 	multipartHashes storage.MultipartHashes // from multipart-hashes
 	proxyTrusted    []netip.Prefix          // from proxy-trusted-cidrs
+	replicaIndex    int                     // from replica-index or the host name
+	peers           []string                // from peers, expanded
+	peerNetworks    []netip.Prefix          // from peer-networks
 	events          events.Config           // from the events-* keys (Logger and Metrics unset)
 }
 
@@ -120,6 +123,9 @@ func (c *loadedConfig) validate() error {
 	}
 	if c.proxyTrusted, err = gateway.ParseCIDRs(c.ProxyTrustedCIDRs); err != nil {
 		return bad("proxy-trusted-cidrs", err)
+	}
+	if err := c.validateReplicas(); err != nil {
+		return err
 	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown-timeout", errors.New("must not be negative"))
@@ -216,6 +222,8 @@ func (c *loadedConfig) gatewaySettings() gateway.Settings {
 		MaxUnauthenticatedPerIP: c.MaxUnauthenticatedPerIP, LoginTimeout: c.LoginTimeout, PassiveShare: c.PassivePortsShare,
 		ConnectionTimeout: c.DataTimeout, UserBandwidth: int64(c.UserBandwidthLimit),
 		ShutdownTimeout: c.ShutdownTimeout, UploadEndGrace: uploadEndGrace(c.UploadEndGrace),
+		PassivePortSharing: c.PassivePortSharing, Replicas: c.Replicas, ReplicaIndex: c.replicaIndex,
+		Peers: c.peers, PeerNetworks: c.peerNetworks,
 	}
 }
 
@@ -251,6 +259,11 @@ var settingKeys = map[string]string{
 	"MaxUnauthenticatedPerIP": "max-unauthenticated-per-ip",
 	"LoginTimeout":            "login-timeout",
 	"PassiveShare":            "passive-ports-share",
+	"PassivePorts":            "passive-ports",
+	"Replicas":                "replicas",
+	"ReplicaIndex":            "replica-index",
+	"Peers":                   "peers",
+	"PeerNetworks":            "peer-networks",
 }
 
 // keyError returns a constructor's setting error (a *storage.SettingError,
