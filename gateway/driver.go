@@ -134,8 +134,15 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		fs.TLSRequired = ftpserver.MandatoryEncryption // AUTH TLS before USER, PROT P for data
 	}
 	if !s.PassivePorts.IsZero() {
-		fs.PassiveTransferPortRange = ftpserver.PortRange{Start: s.PassivePorts.Start, End: s.PassivePorts.End}
+		// PASV and EPSV answer with ports of this replica's slice only.
+		own := s.PassivePorts.ReplicaSlice(s.ReplicaIndex, s.Replicas)
+		fs.PassiveTransferPortRange = ftpserver.PortRange{Start: own.Start, End: own.End}
 	}
+	// Passive ports bind the control port's host; with sharing, both
+	// control ports use the server's one registry.
+	fs.PassiveListenHost = passiveHost(s)
+	fs.PassiveTransferPortMultiplexing = d.srv.registry != nil
+	fs.PassivePortRegistry = d.srv.registry
 	return fs, nil
 }
 

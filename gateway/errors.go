@@ -89,3 +89,29 @@ var (
 	errPassiveShareUser = errors.New("too many passive ports held by this user, try again later")
 	errPassiveExpired   = errors.New("passive port closed: no data connection within the data timeout, send PASV or EPSV again")
 )
+
+// passiveRefusals maps why no passive port could be opened for PASV/EPSV
+// to the reason shown (421) and the reason label of the metric. The first
+// match wins: ErrPassivePortsBusy wraps ErrNoAvailableListeningPort.
+var passiveRefusals = []struct {
+	kind        error
+	msg, reason string
+}{
+	{ftpserver.ErrPassivePortsBusy, "every passive port is waiting for another transfer from your address, try again when one ends", "ports_busy_for_address"},
+	{ftpserver.ErrNoAvailableListeningPort, "no passive port is free, try again later", "no_free_port"},
+	{errPassiveShareAddr, errPassiveShareAddr.Error(), "share_address"},
+	{errPassiveShareUser, errPassiveShareUser.Error(), "share_user"},
+}
+
+// passiveRefusal returns the reply text and the metric's reason for err,
+// the reason no passive port could be opened; an unknown err (a listen
+// error) is not shown.
+func passiveRefusal(err error) (reply, reason string) {
+	const prefix = "Could not listen for passive connection: "
+	for _, r := range passiveRefusals {
+		if errors.Is(err, r.kind) {
+			return prefix + r.msg, r.reason
+		}
+	}
+	return prefix + "internal error, try again later", "listen_error"
+}

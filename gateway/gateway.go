@@ -67,8 +67,13 @@ type Server struct {
 	bw       bandwidth
 	limits   *sessionLimiter // nil: no session limits
 	passive  *passiveLimiter // nil: no share of the passive ports
-	ctx      context.Context // parent of every session's context
-	cancel   context.CancelFunc
+	// registry holds the shared passive ports (Settings.PassivePortSharing
+	// with a range) of both control ports; nil: each PASV listens alone.
+	registry   *ftpserver.PassivePortRegistry
+	dataPolicy *proxyPolicy    // PROXY policy of the passive ports; nil: none
+	relay      *relay          // the other replicas' ports; nil: one replica
+	ctx        context.Context // parent of every session's context
+	cancel     context.CancelFunc
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -93,6 +98,10 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if set.Replicas > 1 {
+		log = log.With("replica", set.ReplicaIndex) // every line, sessions' too
+	}
+	ownPorts := set.PassivePorts.ReplicaSlice(set.ReplicaIndex, set.Replicas)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		settings: set,
@@ -106,9 +115,17 @@ func New(cfg Config) (*Server, error) {
 		activity: cfg.Activity,
 		bw:       bandwidth{bytesPerSecond: set.UserBandwidth},
 		limits:   newSessionLimiter(set.MaxSessions, set.MaxSessionsPerIP, set.MaxUnauthenticatedPerIP),
-		passive:  newPassiveLimiter(set.PassivePorts, set.PassiveShare),
+		passive:  newPassiveLimiter(ownPorts, set.PassiveShare, set.PassivePortSharing),
 		ctx:      ctx,
 		cancel:   cancel,
+	}
+	s.dataPolicy = s.newDataPolicy()
+	if set.PassivePortSharing && !set.PassivePorts.IsZero() {
+		s.registry = ftpserver.NewPassivePortRegistry(ftpserver.PassivePortRegistryConfig{
+			Host:   passiveHost(set),
+			Accept: func(conn net.Conn, _ int) net.Conn { return s.passiveConn(conn) },
+			Logger: log.With("component", "ftpserverlib"),
+		})
 	}
 	s.ftp = ftpserver.NewFtpServer(&driver{srv: s})
 	s.ftp.Logger = log.With("component", "ftpserverlib")
@@ -142,8 +159,13 @@ func (s *Server) Listen() error {
 	// One limiter: the session limits count both control ports.
 	l = s.admit(s.proxied(l), s.limits) // see listener.go for the order
 	s.settings.Listener = l
+	if s.relay, err = s.listenRelay(passiveHost(s.settings)); err != nil {
+		_ = l.Close()
+		return err
+	}
 	if err := s.ftp.Listen(); err != nil {
 		_ = l.Close()
+		s.relay.close()
 		return fmt.Errorf("ftp listen: %w", err)
 	}
 	if s.implicit == nil {
@@ -161,9 +183,25 @@ func (s *Server) Listen() error {
 	}
 	if err != nil {
 		_ = s.ftp.Stop()
+		s.relay.close()
 		return fmt.Errorf("ftps implicit listen: %w", err)
 	}
 	return nil
+}
+
+// passiveHost returns the host passive ports bind: the control port's
+// (its listener's when given), "" (every address) when that is
+// unspecified.
+func passiveHost(set Settings) string {
+	addr := set.ListenAddr
+	if set.Listener != nil {
+		addr = set.Listener.Addr().String()
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if ip, perr := netip.ParseAddr(host); err != nil || perr == nil && ip.IsUnspecified() {
+		return ""
+	}
+	return host
 }
 
 // listen returns l, or a new listener on addr when l is nil.
@@ -234,6 +272,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.drain()
+	s.relay.close()
+	if s.registry != nil {
+		_ = s.registry.Close()
+	}
 	for ; pending > 0; pending-- {
 		if serr := <-errc; err == nil {
 			err = serr

@@ -24,6 +24,14 @@ type Observer interface {
 	// its banner; reason is e.g. "banned", "max_sessions", "max_sessions_per_ip",
 	// "max_unauthenticated_per_ip".
 	ConnectionRefused(reason string)
+	// PassiveRefused reports a PASV/EPSV answered 421 for lack of a port,
+	// or a data connection refused; reason is e.g. "ports_busy_for_address",
+	// "no_free_port", "share_address", "share_user", "untrusted_proxy_header".
+	PassiveRefused(reason string)
+	// Relayed reports a data connection relayed to the replica peer that
+	// owns its port, once it ends: the bytes sent to the peer (up) and
+	// back to the client (down), and err, nil when both sides closed cleanly.
+	Relayed(peer int, up, down int64, err error)
 }
 
 // nopObserver is the Observer used when Config.Observer is nil.
@@ -36,3 +44,5 @@ func (nopObserver) TransferDone(string, string, int64, time.Duration) {}
 func (nopObserver) PassivePortOpened()                                {}
 func (nopObserver) PassivePortClosed()                                {}
 func (nopObserver) ConnectionRefused(string)                          {}
+func (nopObserver) PassiveRefused(string)                             {}
+func (nopObserver) Relayed(int, int64, int64, error)                  {}

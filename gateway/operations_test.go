@@ -181,6 +181,11 @@ func (o *observer) Login(result string)        { o.add("login:"+result, 1) }
 func (o *observer) PassivePortOpened()         { o.add("pasv", 1) }
 func (o *observer) PassivePortClosed()         { o.add("pasv", -1) }
 func (o *observer) ConnectionRefused(r string) { o.add("refused:"+r, 1) }
+func (o *observer) PassiveRefused(r string)    { o.add("pasv-refused:"+r, 1) }
+func (o *observer) Relayed(peer int, up, down int64, err error) {
+	o.add(fmt.Sprintf("relayed:%d:%v", peer, err == nil), 1)
+	o.add(fmt.Sprintf("relayed-bytes:%d", peer), int(up+down))
+}
 func (o *observer) TransferDone(op, result string, n int64, _ time.Duration) {
 	o.add(op+":"+result, 1)
 	o.mu.Lock()

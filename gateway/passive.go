@@ -12,25 +12,38 @@ import (
 )
 
 // passiveLimiter counts the passive ports held by each client address and
-// each user against their share of the range (Settings.PassiveShare). It
+// each user against their share of the range (Settings.PassiveShare). With
+// port sharing, addresses do not take ports from each other, so it counts
+// the ports of each user at each address instead: one user cannot take
+// every port of an address that other users' devices are behind too. It
 // is safe for concurrent use; a nil *passiveLimiter limits nothing.
 type passiveLimiter struct {
-	max    int // ports per address and per user
+	max    int  // ports per address and per user (shared: per user at an address)
+	shared bool // Settings.PassivePortSharing
 	mu     sync.Mutex
 	byAddr map[netip.Addr]int
 	byUser map[string]int
+	byPair map[addrUser]int
+}
+
+// addrUser is a user at a client address.
+type addrUser struct {
+	addr netip.Addr
+	user string
 }
 
 // newPassiveLimiter returns the limiter of share percent of ports, at
 // least one port, or nil when there is no range or share is 100.
-func newPassiveLimiter(ports PortRange, share int) *passiveLimiter {
+func newPassiveLimiter(ports PortRange, share int, shared bool) *passiveLimiter {
 	if ports.IsZero() || share >= 100 {
 		return nil
 	}
 	return &passiveLimiter{
-		max:    max(1, (ports.End-ports.Start+1)*share/100),
+		max:    max(1, ports.size()*share/100),
+		shared: shared,
 		byAddr: map[netip.Addr]int{},
 		byUser: map[string]int{},
+		byPair: map[addrUser]int{},
 	}
 }
 
@@ -42,6 +55,13 @@ func (l *passiveLimiter) acquire(addr netip.Addr, user string) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.shared {
+		if l.byPair[addrUser{addr, user}] >= l.max {
+			return errPassiveShareUser
+		}
+		l.byPair[addrUser{addr, user}]++
+		return nil
+	}
 	if l.byAddr[addr] >= l.max {
 		return errPassiveShareAddr
 	}
@@ -60,11 +80,18 @@ func (l *passiveLimiter) release(addr netip.Addr, user string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
-		delete(l.byAddr, addr)
+	if l.shared {
+		decrement(l.byPair, addrUser{addr, user})
+		return
 	}
-	if l.byUser[user]--; l.byUser[user] <= 0 {
-		delete(l.byUser, user)
+	decrement(l.byAddr, addr)
+	decrement(l.byUser, user)
+}
+
+// decrement counts one less for k in m, deleting it at zero.
+func decrement[K comparable](m map[K]int, k K) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
 	}
 }
 
@@ -74,8 +101,8 @@ var _ ftpserver.ClientDriverExtensionPassiveWrapper = (*clientDriver)(nil)
 // listener (PASV, EPSV) of the session, before TLS. It refuses the listener
 // (the client gets 421 with the reason) when the session's client address
 // or user already holds its share of the passive ports. Otherwise it puts
-// the listener behind the PROXY policy of the control ports when trusted
-// CIDRs are configured (a load balancer forwards the passive ports too),
+// the listener behind the PROXY policy of the passive ports (see
+// Server.passiveConn) when trusted CIDRs or peer networks are configured,
 // returns the port to the range when no transfer has used it within
 // Settings.ConnectionTimeout (see passiveListener), and reports it to the
 // Observer: PassivePortOpened now, PassivePortClosed once, at its first
@@ -88,10 +115,14 @@ func (d *clientDriver) WrapPassiveListener(l net.Listener) (net.Listener, error)
 	}
 	if err := srv.passive.acquire(sess.client, sess.user); err != nil {
 		sess.log.Warn("passive port refused", "reason", err.Error(), "limit", srv.passive.max)
+		_, reason := passiveRefusal(err)
+		srv.observe.PassiveRefused(reason)
 		return nil, err
 	}
-	if p := srv.proxyPolicy(); p != nil {
-		l = &passiveProxyListener{Listener: l, policy: p}
+	if srv.registry == nil && srv.dataPolicy != nil {
+		// With port sharing, the registry applies the policy before it
+		// picks the session by address.
+		l = &passiveProxyListener{Listener: l, srv: srv}
 	}
 	srv.observe.PassivePortOpened()
 	pl := &passiveListener{Listener: l, tcp: tcp, log: sess.log, done: func() {
@@ -182,4 +213,15 @@ func (l *passiveListener) close() error {
 	err := l.Listener.Close()
 	l.once.Do(l.done)
 	return err
+}
+
+var _ ftpserver.ClientDriverExtensionPassiveError = (*clientDriver)(nil)
+
+// PassiveListenError is told by ftpserverlib why no passive port could be
+// opened for PASV or EPSV; it logs and counts it and returns the reply.
+func (d *clientDriver) PassiveListenError(err error) string {
+	reply, reason := passiveRefusal(err)
+	d.sess.log.Warn("passive port refused", "reason", reason, "err", err)
+	d.srv.observe.PassiveRefused(reason)
+	return reply
 }

@@ -35,7 +35,7 @@ func TestPassivePortReturned(t *testing.T) {
 		other.send("EPSV")
 		code, text := other.reply()
 		if code == 229 {
-			addr = net.JoinHostPort("127.0.0.3", text[strings.Index(text, "|||")+3:strings.LastIndex(text, "|")])
+			addr = net.JoinHostPort("127.0.0.1", text[strings.Index(text, "|||")+3:strings.LastIndex(text, "|")])
 		}
 		return code == 229
 	})

@@ -208,12 +208,28 @@ var errUntrustedHeader = fmt.Errorf("PROXY header from an untrusted address: %w"
 type sniffConn struct {
 	net.Conn
 	policy  *proxyPolicy
+	sigs    [][]byte // the signatures refused; nil: v1's and v2's
+	refused func()   // logs and counts a refusal; nil: a control connection's
 	checked bool
 	head    []byte // bytes read by the check, not yet returned
 }
 
 // NetConn returns the connection it wraps.
 func (c *sniffConn) NetConn() net.Conn { return c.Conn }
+
+// controlSigs are the PROXY signatures a control connection may not start with.
+var controlSigs = [][]byte{proxyproto.SIGV1, proxyproto.SIGV2}
+
+// startsWith reports whether one of sigs starts with b (prefix) or b with
+// one of them (!prefix).
+func startsWith(sigs [][]byte, b []byte, prefix bool) bool {
+	for _, sig := range sigs {
+		if prefix && bytes.HasPrefix(sig, b) || !prefix && bytes.HasPrefix(b, sig) {
+			return true
+		}
+	}
+	return false
+}
 
 // Read checks the first bytes once, then reads through.
 func (c *sniffConn) Read(b []byte) (int, error) {
@@ -234,12 +250,20 @@ func (c *sniffConn) Read(b []byte) (int, error) {
 // closed, errUntrustedHeader) or cannot become one. A read error before
 // any byte is returned, and the next Read checks again.
 func (c *sniffConn) check() error {
+	sigs := c.sigs
+	if sigs == nil {
+		sigs = controlSigs
+	}
 	buf := make([]byte, 0, len(proxyproto.SIGV2))
 	for {
 		n, err := c.Conn.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if bytes.HasPrefix(buf, proxyproto.SIGV1) || bytes.HasPrefix(buf, proxyproto.SIGV2) {
-			c.policy.log.Warn("connection closed: PROXY header from an untrusted address", "client", addrOf(c.Conn.RemoteAddr()).String())
+		if startsWith(sigs, buf, false) {
+			if c.refused != nil {
+				c.refused()
+			} else {
+				c.policy.log.Warn("connection closed: PROXY header from an untrusted address", "client", addrOf(c.Conn.RemoteAddr()).String())
+			}
 			_ = c.Conn.Close()
 			return errUntrustedHeader
 		}
@@ -249,7 +273,7 @@ func (c *sniffConn) check() error {
 			}
 			continue
 		}
-		if err != nil || !(bytes.HasPrefix(proxyproto.SIGV1, buf) || bytes.HasPrefix(proxyproto.SIGV2, buf)) {
+		if err != nil || !startsWith(sigs, buf, true) {
 			// Not a header. A read error comes again from the next read.
 			c.checked, c.head = true, buf
 			return nil
@@ -336,29 +360,65 @@ func (l *proxyListener) Close() error {
 	return l.Listener.Close()
 }
 
-// passiveProxyListener is a passive data listener behind the PROXY policy.
-// It reads the header of a trusted connection in Accept: a passive port
-// waits for one connection, in its session's goroutine. Connections from
-// untrusted sources are returned as they are (their bytes are file data).
+// passiveProxyListener is a passive data listener behind the PROXY policy
+// of the passive ports (Server.passiveConn). It reads the header of a
+// trusted connection in Accept: a passive port waits for one connection,
+// in its session's goroutine.
 type passiveProxyListener struct {
 	net.Listener
-	policy *proxyPolicy
+	srv *Server
 }
 
-// Accept returns the next connection whose header, if any, is valid; a
-// connection with a bad one is closed and the next one awaited (the
-// listener's deadline still bounds the wait).
+// Accept returns the next connection that passes the policy; a refused one
+// is closed and the next one awaited (the listener's deadline still bounds
+// the wait).
 func (l *passiveProxyListener) Accept() (net.Conn, error) {
 	for {
 		conn, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
 		}
-		if !l.policy.trusts(addrOf(conn.RemoteAddr())) {
+		if conn = l.srv.passiveConn(conn); conn != nil {
 			return conn, nil
 		}
-		if pc, err := l.policy.readHeader(conn); err == nil {
-			return pc, nil
-		}
 	}
+}
+
+// passiveConn applies the PROXY policy of the passive ports to conn, a
+// data connection just accepted on a port of this replica. From a source
+// in the peer networks or the trusted CIDRs its header is read and its
+// address becomes the header's. From any other source it is returned as
+// it is, its bytes being file data; but with peer networks configured
+// (several replicas), a PROXY v2 header there is a forgery: conn is then
+// wrapped so that its first read refuses it (see sniffConn). It returns
+// nil when conn was refused and closed. Without a policy conn is returned.
+func (s *Server) passiveConn(conn net.Conn) net.Conn {
+	p := s.dataPolicy
+	if p == nil {
+		return conn
+	}
+	if p.trusts(addrOf(conn.RemoteAddr())) {
+		pc, err := p.readHeader(conn)
+		if err != nil {
+			return nil
+		}
+		return pc
+	}
+	if len(s.settings.PeerNetworks) == 0 {
+		return conn
+	}
+	return &sniffConn{Conn: conn, policy: p, sigs: [][]byte{proxyproto.SIGV2}, refused: func() {
+		p.log.Warn("data connection refused: PROXY header from outside the peer networks", "client", addrOf(conn.RemoteAddr()).String())
+		s.observe.PassiveRefused("untrusted_proxy_header")
+	}}
+}
+
+// newDataPolicy returns the PROXY policy of the passive ports: headers from
+// the trusted CIDRs and the peer networks; nil when there are neither.
+func (s *Server) newDataPolicy() *proxyPolicy {
+	trusted := append(append([]netip.Prefix(nil), s.settings.ProxyTrustedCIDRs...), s.settings.PeerNetworks...)
+	if len(trusted) == 0 {
+		return nil
+	}
+	return &proxyPolicy{trusted: trusted, timeout: s.settings.ProxyHeaderTimeout, log: s.log, observe: s.observe}
 }

@@ -252,13 +252,15 @@ func newEndObserver() *endObserver {
 	return &endObserver{results: make(chan string, 100), sessions: make(chan struct{}, 1000)}
 }
 
-func (o *endObserver) SessionStarted()          {}
-func (o *endObserver) SessionEnded()            { o.sessions <- struct{}{} }
-func (o *endObserver) Login(string)             {}
-func (o *endObserver) PassivePortOpened()       {}
-func (o *endObserver) PassivePortClosed()       {}
-func (o *endObserver) ConnectionRefused(string) {}
-func (o *endObserver) ended() int               { return len(o.sessions) }
+func (o *endObserver) SessionStarted()                  {}
+func (o *endObserver) SessionEnded()                    { o.sessions <- struct{}{} }
+func (o *endObserver) Login(string)                     {}
+func (o *endObserver) PassivePortOpened()               {}
+func (o *endObserver) PassivePortClosed()               {}
+func (o *endObserver) ConnectionRefused(string)         {}
+func (o *endObserver) PassiveRefused(string)            {}
+func (o *endObserver) Relayed(int, int64, int64, error) {}
+func (o *endObserver) ended() int                       { return len(o.sessions) }
 func (o *endObserver) TransferDone(op, result string, _ int64, _ time.Duration) {
 	if op == "upload" {
 		o.results <- result

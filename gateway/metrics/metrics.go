@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,9 @@ type Metrics struct {
 	bytes          *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
 	passivePorts   prometheus.Gauge
+	passiveRefused *prometheus.CounterVec
+	relays         *prometheus.CounterVec
+	relayBytes     *prometheus.CounterVec
 
 	s3Duration *prometheus.HistogramVec
 	s3Errors   *prometheus.CounterVec
@@ -81,6 +85,15 @@ func New(version string) *Metrics {
 		passivePorts: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "s3ftp_passive_ports_in_use", Help: "Passive data listeners open now.",
 		}),
+		passiveRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "s3ftp_passive_refused_total", Help: "PASV/EPSV answered 421 for lack of a passive port, and data connections refused, by reason.",
+		}, []string{"reason"}),
+		relays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "s3ftp_relay_connections_total", Help: "Data connections relayed to the replica that owns their passive port, by that replica's index and result (ok, error).",
+		}, []string{"peer", "result"}),
+		relayBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "s3ftp_relay_bytes_total", Help: "Bytes relayed to other replicas, by replica index and direction (up: client to replica, down: back).",
+		}, []string{"peer", "direction"}),
 		s3Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "s3ftp_s3_request_duration_seconds", Help: "Duration of S3 operations (retries included), by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.002, 3, 10), // 2 ms to ~40 s
@@ -109,6 +122,7 @@ func New(version string) *Metrics {
 	}
 	for _, c := range []prometheus.Collector{
 		m.sessionsActive, m.sessionsTotal, m.refused, m.logins, m.transfers, m.bytes, m.duration, m.passivePorts,
+		m.passiveRefused, m.relays, m.relayBytes,
 		m.s3Duration, m.s3Errors, m.eventsQueued, m.eventsDropped, m.eventsDelivered, m.eventsFailed,
 		m.silent, m.silentCount,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -164,6 +178,20 @@ func (m *Metrics) PassivePortClosed() { m.passivePorts.Dec() }
 
 // ConnectionRefused implements gateway.Observer.
 func (m *Metrics) ConnectionRefused(reason string) { m.refused.WithLabelValues(reason).Inc() }
+
+// PassiveRefused counts a refused passive port or data connection.
+func (m *Metrics) PassiveRefused(reason string) { m.passiveRefused.WithLabelValues(reason).Inc() }
+
+// Relayed counts a data connection relayed to replica peer and its bytes.
+func (m *Metrics) Relayed(peer int, up, down int64, err error) {
+	p, result := strconv.Itoa(peer), "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.relays.WithLabelValues(p, result).Inc()
+	m.relayBytes.WithLabelValues(p, "up").Add(float64(up))
+	m.relayBytes.WithLabelValues(p, "down").Add(float64(down))
+}
 
 // S3Request implements storage.RequestObserver.
 func (m *Metrics) S3Request(operation string, d time.Duration, err error) {

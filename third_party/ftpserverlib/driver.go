@@ -161,6 +161,15 @@ type ClientDriverExtensionPassiveWrapper interface {
 	WrapPassiveListener(listener net.Listener) (net.Listener, error)
 }
 
+// ClientDriverExtensionPassiveError is an extension (s3ftp patch) for a
+// logged-in session's driver: when no passive listener can be opened for
+// PASV or EPSV (ErrNoAvailableListeningPort, ErrPassivePortsBusy, a
+// listen error), PassiveListenError is told why and returns the text of
+// the 421 reply.
+type ClientDriverExtensionPassiveError interface {
+	PassiveListenError(err error) string
+}
+
 // ClientDriverExtensionAvailableSpace is an extension to implement to support
 // the AVBL ftp command
 type ClientDriverExtensionAvailableSpace interface {
@@ -380,19 +389,26 @@ type Settings struct {
 	Banner     string       // Banner to use in server status response
 	// PassiveTransferPortRange is the optional port mapping for passive data connections.
 	PassiveTransferPortRange        PasvPortGetter
-	PassiveTransferPortMultiplexing bool             // Allow different client IPs to share passive listener ports
-	PublicIPResolver                PublicIPResolver // (Optional) To fetch a public IP lookup
-	IdleTimeout                     int              // Maximum inactivity time before disconnecting (#58)
-	ConnectionTimeout               int              // Maximum time to establish passive or active transfer connections
-	ActiveTransferPortNon20         bool             // Do not impose the port 20 for active data transfer (#88, RFC 1579)
-	DisableMLSD                     bool             // Disable MLSD support
-	DisableMLST                     bool             // Disable MLST support
-	DisableMFMT                     bool             // Disable MFMT support (modify file mtime)
-	TLSRequired                     TLSRequirement   // defines the TLS mode
-	DisableLISTArgs                 bool             // Disable ls like options (-a,-la etc.) for directory listing
-	DisableSite                     bool             // Disable SITE command
-	DisableActiveMode               bool             // Disable Active FTP
-	EnableHASH                      bool             // Enable support for calculating hash value of files
+	PassiveTransferPortMultiplexing bool // Allow different client IPs to share passive listener ports
+	// s3ftp patch: PassiveListenHost is the host passive listeners bind
+	// ("": every address), and PassivePortRegistry, with
+	// PassiveTransferPortMultiplexing, the registry of shared passive ports
+	// to use (several servers may share one; its owner closes it). nil: a
+	// registry of the server's own, closed by Stop.
+	PassiveListenHost       string
+	PassivePortRegistry     *PassivePortRegistry
+	PublicIPResolver        PublicIPResolver // (Optional) To fetch a public IP lookup
+	IdleTimeout             int              // Maximum inactivity time before disconnecting (#58)
+	ConnectionTimeout       int              // Maximum time to establish passive or active transfer connections
+	ActiveTransferPortNon20 bool             // Do not impose the port 20 for active data transfer (#88, RFC 1579)
+	DisableMLSD             bool             // Disable MLSD support
+	DisableMLST             bool             // Disable MLST support
+	DisableMFMT             bool             // Disable MFMT support (modify file mtime)
+	TLSRequired             TLSRequirement   // defines the TLS mode
+	DisableLISTArgs         bool             // Disable ls like options (-a,-la etc.) for directory listing
+	DisableSite             bool             // Disable SITE command
+	DisableActiveMode       bool             // Disable Active FTP
+	EnableHASH              bool             // Enable support for calculating hash value of files
 	// DisableSTAT disables Server STATUS. STAT on files and directories still works.
 	DisableSTAT             bool
 	DisableSYST             bool         // Disable SYST

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -22,16 +23,65 @@ type passivePortCandidate struct {
 	listenedPort int
 }
 
+// ErrPassivePortsBusy (s3ftp patch) is returned, with
+// PassiveTransferPortMultiplexing, when every passive port tried already
+// waits for a data connection from the client's address. It wraps
+// ErrNoAvailableListeningPort.
+var ErrPassivePortsBusy = fmt.Errorf("%w: every passive port is waiting for another transfer from your address", ErrNoAvailableListeningPort)
+
+// PassivePortRegistry (s3ftp patch) holds the shared passive listeners of
+// PassiveTransferPortMultiplexing. Several servers (a control port and an
+// implicit FTPS port) may share one through Settings.PassivePortRegistry,
+// so that they do not compete for the same ports; its owner closes it.
+type PassivePortRegistry struct {
+	manager *passiveListenersManager
+}
+
+// PassivePortRegistryConfig configures a PassivePortRegistry.
+type PassivePortRegistryConfig struct {
+	// Host is the host the shared listeners bind; "": every address.
+	Host string
+	// Accept, if set, is called in a goroutine of its own for every
+	// connection accepted on a shared port, before it is handed to the
+	// transfer waiting for its source address (conn.RemoteAddr()). It
+	// returns the connection to hand on, possibly another one (e.g. one
+	// whose RemoteAddr is a PROXY header's), or nil when it has closed or
+	// kept conn.
+	Accept func(conn net.Conn, port int) net.Conn
+	// Logger logs accept errors and refused connections; nil: discard.
+	Logger *slog.Logger
+}
+
+// NewPassivePortRegistry returns an empty registry: ports are listened on
+// as transfers need them, and stay open until Close.
+func NewPassivePortRegistry(cfg PassivePortRegistryConfig) *PassivePortRegistry {
+	return &PassivePortRegistry{manager: newPassiveListenersManager(cfg)}
+}
+
+// Close closes every shared listener; transfers waiting on one fail.
+func (r *PassivePortRegistry) Close() error {
+	return r.manager.close()
+}
+
 type passiveListenersManager struct {
 	logger    *slog.Logger
+	host      string                                 // s3ftp patch
+	accept    func(conn net.Conn, port int) net.Conn // s3ftp patch
 	mu        sync.Mutex
 	listeners map[int]*sharedPassiveListener
 	closed    bool
 }
 
-func newPassiveListenersManager(logger *slog.Logger) *passiveListenersManager {
+func newPassiveListenersManager(cfg PassivePortRegistryConfig) *passiveListenersManager {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
 	return &passiveListenersManager{
 		logger:    logger,
+		host:      cfg.Host,
+		accept:    cfg.Accept,
 		listeners: make(map[int]*sharedPassiveListener),
 	}
 }
@@ -40,6 +90,7 @@ func (m *passiveListenersManager) reserve(
 	remoteIP net.IP,
 	portRange PasvPortGetter,
 ) (int, net.Listener, passiveDeadlineSetter, error) {
+	busy := false // s3ftp patch: say why when every port waits for this address
 	for _, candidate := range getPassivePortCandidates(portRange) {
 		listener, err := m.getOrCreate(candidate.listenedPort)
 		if err != nil {
@@ -51,8 +102,14 @@ func (m *passiveListenersManager) reserve(
 			return candidate.exposedPort, reservation, reservation, nil
 		}
 		if errors.Is(err, errPassiveListenerReservedForIP) {
+			busy = true
+
 			continue
 		}
+	}
+
+	if busy {
+		return 0, nil, nil, ErrPassivePortsBusy
 	}
 
 	return 0, nil, nil, ErrNoAvailableListeningPort
@@ -97,7 +154,7 @@ func (m *passiveListenersManager) getOrCreate(port int) (*sharedPassiveListener,
 	}
 	m.mu.Unlock()
 
-	listener, err := newSharedPassiveListener(port, m.logger.With("passivePort", port))
+	listener, err := newSharedPassiveListener(m.host, port, m.accept, m.logger.With("passivePort", port))
 	if err != nil {
 		return nil, err
 	}
@@ -125,13 +182,15 @@ func (m *passiveListenersManager) getOrCreate(port int) (*sharedPassiveListener,
 type sharedPassiveListener struct {
 	logger       *slog.Logger
 	listener     *net.TCPListener
+	port         int                                    // s3ftp patch
+	accept       func(conn net.Conn, port int) net.Conn // s3ftp patch: nil: dispatch at once
 	mu           sync.Mutex
 	reservations map[string]*passiveReservationListener
 	closed       bool
 }
 
-func newSharedPassiveListener(port int, logger *slog.Logger) (*sharedPassiveListener, error) {
-	laddr, err := net.ResolveTCPAddr("tcp", fmt.Sprintf("0.0.0.0:%d", port))
+func newSharedPassiveListener(host string, port int, accept func(net.Conn, int) net.Conn, logger *slog.Logger) (*sharedPassiveListener, error) {
+	laddr, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(host, strconv.Itoa(port))) // s3ftp patch: host
 	if err != nil {
 		return nil, newNetworkError(fmt.Sprintf("could not resolve port %d", port), err)
 	}
@@ -144,6 +203,8 @@ func newSharedPassiveListener(port int, logger *slog.Logger) (*sharedPassiveList
 	result := &sharedPassiveListener{
 		logger:       logger,
 		listener:     tcpListener,
+		port:         port,
+		accept:       accept,
 		reservations: make(map[string]*passiveReservationListener),
 	}
 
@@ -172,6 +233,18 @@ func (l *sharedPassiveListener) serve() {
 			l.failAll(err)
 
 			return
+		}
+
+		// s3ftp patch: the Accept hook (which may wait for a PROXY header)
+		// runs beside the accept loop.
+		if l.accept != nil {
+			go func() {
+				if conn := l.accept(conn, l.port); conn != nil {
+					l.dispatch(conn)
+				}
+			}()
+
+			continue
 		}
 
 		l.dispatch(conn)
@@ -221,6 +294,8 @@ func (l *sharedPassiveListener) dispatch(conn net.Conn) {
 	l.mu.Unlock()
 
 	if reservation == nil || !reservation.deliver(conn) {
+		// s3ftp patch: say so; the client was not expected on this port.
+		l.logger.Info("Passive data connection refused: no transfer waits for its address on this port", "clientIp", key)
 		_ = conn.Close()
 	}
 }

@@ -49,7 +49,7 @@ func getFreePassivePort(t *testing.T) int {
 func TestPassiveListenersManagerMultiplexesByClientIP(t *testing.T) {
 	req := require.New(t)
 	port := getFreePassivePort(t)
-	manager := newPassiveListenersManager(slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	manager := newPassiveListenersManager(PassivePortRegistryConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) //nolint:sloglint
 	defer func() {
 		req.NoError(manager.close())
 	}()
@@ -85,7 +85,7 @@ func TestPassiveListenersManagerMultiplexesByClientIP(t *testing.T) {
 func TestPassiveListenersManagerRejectsSameIPForSamePort(t *testing.T) {
 	req := require.New(t)
 	port := getFreePassivePort(t)
-	manager := newPassiveListenersManager(slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	manager := newPassiveListenersManager(PassivePortRegistryConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) //nolint:sloglint
 	defer func() {
 		req.NoError(manager.close())
 	}()
@@ -109,7 +109,7 @@ func TestPassiveListenersManagerRejectsSameIPForSamePort(t *testing.T) {
 func TestPassiveListenersManagerCloseReleasesReservation(t *testing.T) {
 	req := require.New(t)
 	port := getFreePassivePort(t)
-	manager := newPassiveListenersManager(slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	manager := newPassiveListenersManager(PassivePortRegistryConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) //nolint:sloglint
 	defer func() {
 		req.NoError(manager.close())
 	}()
@@ -167,7 +167,7 @@ func TestPassivePortMultiplexingSameClientExhaustion(t *testing.T) {
 func TestPassiveReservationListenerTimeoutAndHelpers(t *testing.T) {
 	req := require.New(t)
 	port := getFreePassivePort(t)
-	listener, err := newSharedPassiveListener(port, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	listener, err := newSharedPassiveListener("0.0.0.0", port, nil, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
 	req.NoError(err)
 	defer func() {
 		req.NoError(listener.close())
@@ -198,7 +198,7 @@ func TestPassiveReservationListenerTimeoutAndHelpers(t *testing.T) {
 func TestPassiveReservationListenerCloseAndFailures(t *testing.T) {
 	req := require.New(t)
 	port := getFreePassivePort(t)
-	listener, err := newSharedPassiveListener(port, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	listener, err := newSharedPassiveListener("0.0.0.0", port, nil, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
 	req.NoError(err)
 	defer func() {
 		req.NoError(listener.close())
@@ -232,14 +232,14 @@ func TestPassiveReservationListenerCloseAndFailures(t *testing.T) {
 func TestSharedPassiveListenerDispatchRejectionsAndClosedManager(t *testing.T) {
 	req := require.New(t)
 	port := getFreePassivePort(t)
-	manager := newPassiveListenersManager(slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	manager := newPassiveListenersManager(PassivePortRegistryConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) //nolint:sloglint
 	req.NoError(manager.close())
 	req.NoError(manager.close())
 
 	_, err := manager.getOrCreate(port)
 	req.ErrorIs(err, net.ErrClosed)
 
-	listener, err := newSharedPassiveListener(port, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	listener, err := newSharedPassiveListener("0.0.0.0", port, nil, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
 	req.NoError(err)
 
 	unknownConn := &trackingTestConn{
@@ -258,6 +258,6 @@ func TestSharedPassiveListenerDispatchRejectionsAndClosedManager(t *testing.T) {
 	_, err = listener.reserve(net.ParseIP("127.0.0.4"))
 	req.ErrorIs(err, net.ErrClosed)
 
-	_, err = newSharedPassiveListener(-1, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
+	_, err = newSharedPassiveListener("0.0.0.0", -1, nil, slog.New(slog.NewTextHandler(io.Discard, nil))) //nolint:sloglint
 	req.Error(err)
 }

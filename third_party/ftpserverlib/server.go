@@ -182,7 +182,13 @@ func (server *FtpServer) loadSettings() error {
 	}
 
 	server.settings = settings
-	server.passiveListeners = newPassiveListenersManager(server.Logger)
+	// s3ftp patch: a registry given in the settings is used (and not closed
+	// by Stop); passive listeners bind PassiveListenHost.
+	if reg := settings.PassivePortRegistry; reg != nil {
+		server.passiveListeners = reg.manager
+	} else {
+		server.passiveListeners = newPassiveListenersManager(PassivePortRegistryConfig{Host: settings.PassiveListenHost, Logger: server.Logger})
+	}
 
 	return nil
 }
@@ -375,7 +381,7 @@ func (server *FtpServer) Stop() error {
 		return newNetworkError("couln't close listener", err)
 	}
 
-	if server.passiveListeners != nil {
+	if server.passiveListeners != nil && server.settings.PassivePortRegistry == nil { // s3ftp patch
 		if err := server.passiveListeners.close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			server.Logger.Warn("Could not close passive listeners", "err", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -125,7 +126,8 @@ func (c *clientHandler) findListenerWithinPortRange(portMapping PasvPortGetter) 
 	candidates := getPassivePortCandidates(portMapping)
 
 	for _, candidate := range candidates {
-		laddr, errResolve := net.ResolveTCPAddr("tcp", fmt.Sprintf("0.0.0.0:%d", candidate.listenedPort))
+		// s3ftp patch: bind PassiveListenHost (upstream: 0.0.0.0).
+		laddr, errResolve := net.ResolveTCPAddr("tcp", net.JoinHostPort(c.server.settings.PassiveListenHost, strconv.Itoa(candidate.listenedPort)))
 
 		if errResolve != nil {
 			c.logger.Error("Problem resolving local port", "err", errResolve, "port", candidate.listenedPort)
@@ -153,7 +155,12 @@ func (c *clientHandler) handlePASV(_ string) error {
 
 	if err != nil {
 		c.logger.Error("Could not listen for passive connection", "err", err)
-		c.writeMessage(StatusServiceNotAvailable, fmt.Sprintf("Could not listen for passive connection: %v", err))
+		// s3ftp patch: the session's driver may say why in its own words.
+		if ext, ok := c.driver.(ClientDriverExtensionPassiveError); ok {
+			c.writeMessage(StatusServiceNotAvailable, ext.PassiveListenError(err))
+		} else {
+			c.writeMessage(StatusServiceNotAvailable, fmt.Sprintf("Could not listen for passive connection: %v", err))
+		}
 
 		return nil
 	}
@@ -244,7 +251,7 @@ func (c *clientHandler) getPassiveListener() (int, net.Listener, passiveDeadline
 		return c.server.passiveListeners.reserve(controlConnIP, portMapping)
 	}
 
-	addr, _ := net.ResolveTCPAddr("tcp", ":0")
+	addr, _ := net.ResolveTCPAddr("tcp", net.JoinHostPort(c.server.settings.PassiveListenHost, "0")) // s3ftp patch
 	var (
 		exposedPort int
 		tcpListener *net.TCPListener
