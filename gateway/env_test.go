@@ -65,6 +65,7 @@ type envOptions struct {
 	storage    storage.Settings
 	throttle   *auth.ThrottleConfig // nil: no throttling
 	requireTLS []string             // names of default users created with RequireTLS
+	listen     string               // the control port's address; "": 127.0.0.1:0
 }
 
 func newEnv(t testing.TB, srv *s3test.Server, opts envOptions) *env {
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, srv *s3test.Server, opts envOptions) *env {
 	logs := &syncbuf.Buffer{}
 	fault := &faultTransport{next: http.DefaultTransport}
 	r := gatewaytest.Start(t, srv, gatewaytest.Config{
-		Users: users, Gateway: opts.settings, Storage: opts.storage, Throttle: opts.throttle, Transport: fault,
+		Users: users, Listen: opts.listen, Gateway: opts.settings, Storage: opts.storage, Throttle: opts.throttle, Transport: fault,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Observer: opts.observer, Events: opts.events, Activity: opts.activity,
 	})

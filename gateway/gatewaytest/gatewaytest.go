@@ -38,6 +38,7 @@ type User struct {
 // Config says what rig to start. Zero fields take the defaults noted.
 type Config struct {
 	Users    []User           // the users in the store
+	Listen   string           // the control port's address; "": 127.0.0.1:0
 	Gateway  gateway.Settings // Listener is set by Start
 	Storage  storage.Settings
 	Throttle *auth.ThrottleConfig // nil: no login throttling
@@ -52,7 +53,7 @@ type Config struct {
 	Activity func(users *sqlite.Store) gateway.ActivityRecorder
 }
 
-// Rig is a gateway serving on 127.0.0.1:0 until the test ends.
+// Rig is a gateway serving on Config.Listen until the test ends.
 type Rig struct {
 	Server  *gateway.Server
 	Addr    string         // the FTP control address
@@ -106,7 +107,11 @@ func Start(t testing.TB, srv *s3test.Server, cfg Config) *Rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := cfg.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -300,12 +300,17 @@ func (l *sharedPassiveListener) dispatch(conn net.Conn) {
 	}
 }
 
-func (l *sharedPassiveListener) release(remoteIP string) {
+// release drops reservation from the listener. s3ftp patch: only if it is
+// still the one of its address (upstream dropped whichever was, so a
+// transfer that ended after its connection was dispatched took the next
+// session's reservation of the port with it: that session's data
+// connection was then refused).
+func (l *sharedPassiveListener) release(reservation *passiveReservationListener) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
-	if reservation, ok := l.reservations[remoteIP]; ok {
-		delete(l.reservations, remoteIP)
+	if l.reservations[reservation.remoteIP] == reservation {
+		delete(l.reservations, reservation.remoteIP)
 		reservation.markReleased()
 	}
 }
@@ -382,7 +387,7 @@ func (l *passiveReservationListener) Accept() (net.Conn, error) {
 
 func (l *passiveReservationListener) Close() error {
 	l.closeOnce.Do(func() {
-		l.parent.release(l.remoteIP)
+		l.parent.release(l)
 		l.markReleased()
 
 		select {

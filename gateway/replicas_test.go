@@ -1,0 +1,271 @@
+package gateway_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+	proxyproto "github.com/pires/go-proxyproto"
+
+	"github.com/s3ftp/s3ftp/gateway"
+	"github.com/s3ftp/s3ftp/storage/s3test"
+)
+
+// replicaHosts are the loopback addresses the replicas of these tests
+// listen on, one each, with the same passive range.
+var replicaHosts = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+
+// startReplicas starts one gateway per replicaHosts entry on srv, sharing
+// ports (a passive range of two ports per replica from start), with
+// observers; replica i serves at envs[i].addr.
+func startReplicas(t *testing.T, srv *s3test.Server, start int, sharing bool) ([]*env, []*observer) {
+	t.Helper()
+	nets, err := gateway.ParseCIDRs(replicaHosts)
+	must(t, "peer networks", err)
+	envs := make([]*env, len(replicaHosts))
+	obs := make([]*observer, len(replicaHosts))
+	for i, host := range replicaHosts {
+		obs[i] = &observer{}
+		envs[i] = newEnv(t, srv, envOptions{listen: host + ":0", observer: obs[i], settings: gateway.Settings{
+			PassivePorts:       gateway.PortRange{Start: start, End: start + 2*len(replicaHosts) - 1},
+			PassivePortSharing: sharing, PassiveShare: 100, ConnectionTimeout: 5 * time.Second,
+			Replicas: len(replicaHosts), ReplicaIndex: i, Peers: replicaHosts, PeerNetworks: nets,
+		}})
+	}
+	return envs, obs
+}
+
+// dialData opens a data connection from local address from to host:port.
+func dialData(t *testing.T, from, host, port string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	conn, err := d.Dial("tcp", net.JoinHostPort(host, port))
+	must(t, "dial data "+host+":"+port, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// TestReplicaRelay: a session on replica 1 answers EPSV/PASV with a port
+// of its own slice; the data connection that lands on replica 0 (or 2) is
+// relayed there, and the upload and the download carry the right bytes,
+// with port sharing and without. The relaying replica counts the relay
+// and its bytes; the owner's log lines name its replica index.
+func TestReplicaRelay(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		sharing bool
+		start   int
+	}{{"sharing", true, 23400}, {"no sharing", false, 23410}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			envs, obs := startReplicas(t, s3test.Fake(t), c.start, c.sharing)
+			owner := envs[1]
+			const client = "127.0.0.20"
+			s := rawDial(t, owner.addr, client)
+			s.login("alice")
+			body := make([]byte, 3<<20+17)
+			_, _ = rand.Read(body)
+
+			_, port, _ := net.SplitHostPort(s.pasv(true))
+			if p, _ := strconv.Atoi(port); p < c.start+2 || p > c.start+3 {
+				t.Fatalf("replica 1 offered port %d, want one of its slice %d-%d", p, c.start+2, c.start+3)
+			}
+			data := dialData(t, client, replicaHosts[0], port) // the wrong replica
+			s.cmd(150, "STOR big.bin")
+			if _, err := io.Copy(data, bytes.NewReader(body)); err != nil {
+				t.Fatalf("upload through the relay: %v", err)
+			}
+			data.Close()
+			s.expect(226)
+			if got, err := owner.object("alice/big.bin"); err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("stored %d bytes (%v), want the %d sent", len(got), err, len(body))
+			}
+
+			addr := s.pasv(false)
+			_, port, _ = net.SplitHostPort(addr)
+			data = dialData(t, client, replicaHosts[2], port)
+			s.cmd(150, "RETR big.bin")
+			_ = data.SetReadDeadline(time.Now().Add(20 * time.Second))
+			got, err := io.ReadAll(data)
+			data.Close()
+			s.expect(226)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Errorf("download through the relay: %d bytes (%v), want %d", len(got), err, len(body))
+			}
+
+			waitUntil(t, "the relays counted", func() bool {
+				return obs[0].get("relayed:1:true") == 1 && obs[2].get("relayed:1:true") == 1
+			})
+			if n := obs[0].get("relayed-bytes:1"); n < len(body) {
+				t.Errorf("replica 0 counted %d relayed bytes, want at least %d", n, len(body))
+			}
+			if logs := owner.logs.String(); !strings.Contains(logs, "replica=1") || !strings.Contains(logs, `user=alice`) {
+				t.Errorf("replica 1's session lines do not name the replica:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestReplicaForgery: a data connection that opens with a PROXY v2 header
+// from outside the peer networks is refused and logged, and the forged
+// address is not believed; a third party that connects first, directly
+// or through the relay, does not get the session's data connection, which
+// still completes with the session's own bytes.
+func TestReplicaForgery(t *testing.T) {
+	t.Parallel()
+	envs, obs := startReplicas(t, s3test.Fake(t), 23420, true)
+	owner := envs[1]
+	const victim, attacker = "127.0.0.20", "127.0.0.21"
+
+	// The attacker's own session, forging the victim's address.
+	a := rawDial(t, owner.addr, attacker)
+	a.login("alice2")
+	_, port, _ := net.SplitHostPort(a.pasv(true))
+	forged := dialData(t, attacker, replicaHosts[1], port)
+	h := proxyproto.HeaderProxyFromAddrs(2, &net.TCPAddr{IP: net.ParseIP(victim), Port: 1234}, &net.TCPAddr{IP: net.ParseIP(replicaHosts[1]), Port: 21})
+	_, err := h.WriteTo(forged)
+	must(t, "send forged header", err)
+	a.send("STOR forged.txt")
+	if code, _ := a.reply(); code == 150 {
+		_, _ = forged.Write([]byte("forged data"))
+		forged.Close()
+		if code, text := a.reply(); code == 226 {
+			t.Errorf("upload with a forged PROXY header: %d %s", code, text)
+		}
+	}
+	owner.nothingAt(t, "alice2/forged.txt")
+	waitUntil(t, "the forgery logged and counted", func() bool {
+		return strings.Contains(owner.logs.String(), "PROXY header from outside the peer networks") &&
+			obs[1].get("pasv-refused:untrusted_proxy_header") == 1
+	})
+
+	// The victim waits on a port; a third party connects first, through
+	// the relay and directly, and gets nothing.
+	const thiefAddr = "127.0.0.22"
+	v := rawDial(t, owner.addr, victim)
+	v.login("alice")
+	_, port, _ = net.SplitHostPort(v.pasv(true))
+	for _, host := range replicaHosts {
+		thief := dialData(t, thiefAddr, host, port)
+		_, _ = thief.Write([]byte("stolen"))
+		_ = thief.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := thief.Read(make([]byte, 1)); err == nil {
+			t.Errorf("a third party's data connection through %s was served (%d bytes)", host, n)
+		}
+	}
+	data := dialData(t, victim, replicaHosts[0], port)
+	v.cmd(150, "STOR mine.txt")
+	_, _ = data.Write([]byte("the victim's bytes"))
+	data.Close()
+	v.expect(226)
+	if got, err := owner.object("alice/mine.txt"); err != nil || string(got) != "the victim's bytes" {
+		t.Errorf("stored %q (%v), want the victim's bytes", got, err)
+	}
+	if logs := owner.logs.String(); !strings.Contains(logs, "no transfer waits for its address") {
+		t.Errorf("the third party's connections are not logged:\n%s", logs)
+	}
+}
+
+// TestPassivePortSharing: 200 sessions from 20 client addresses move their
+// files through a range of 4 passive ports, up to 4 transfers at once per
+// address (80 in all); a fifth session from one address that asks for a
+// port while its 4 are waiting gets 421 with the reason, and the refusal
+// is counted.
+func TestPassivePortSharing(t *testing.T) {
+	t.Parallel()
+	const addrs, perAddr, ports = 20, 10, 4
+	obs := &observer{}
+	e := newEnv(t, s3test.Fake(t), envOptions{observer: obs, settings: gateway.Settings{
+		PassivePorts:       gateway.PortRange{Start: 23330, End: 23330 + ports - 1},
+		PassivePortSharing: true, PassiveShare: 100,
+	}})
+	var wg sync.WaitGroup
+	errs := make(chan error, addrs*perAddr)
+	for a := range addrs {
+		from := fmt.Sprintf("127.0.1.%d", a+1)
+		slots := make(chan struct{}, ports) // transfers at once from this address
+		for s := range perAddr {
+			wg.Go(func() {
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+				c, err := ftp.Dial(e.addr, ftp.DialWithDialer(d))
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer c.Quit()
+				name := fmt.Sprintf("f-%s-%d.txt", from, s)
+				if err := c.Login("alice", password); err != nil {
+					errs <- err
+				} else if err := c.Stor(name, strings.NewReader(name)); err != nil {
+					errs <- fmt.Errorf("STOR %s: %w", name, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for a := range addrs {
+		for s := range perAddr {
+			name := fmt.Sprintf("f-127.0.1.%d-%d.txt", a+1, s)
+			if got, err := e.object("alice/" + name); err != nil || string(got) != name {
+				t.Errorf("%s: %q, %v", name, got, err)
+			}
+		}
+	}
+
+	const from = "127.0.2.1"
+	for range ports {
+		c := rawDial(t, e.addr, from)
+		c.login("alice")
+		c.pasv(true)
+	}
+	c := rawDial(t, e.addr, from)
+	c.login("alice")
+	if text := c.cmd(421, "EPSV"); !strings.Contains(text, "every passive port is waiting for another transfer from your address") {
+		t.Errorf("EPSV over the range from one address got %q", text)
+	}
+	c2 := rawDial(t, e.addr, "127.0.2.2") // another address still gets a port
+	c2.login("alice")
+	c2.pasv(false)
+	if n := obs.get("pasv-refused:ports_busy_for_address"); n != 1 {
+		t.Errorf("refusals counted: %d, want 1", n)
+	}
+}
+
+// TestReplicaSlices: the range is cut into consecutive slices, one per
+// replica, that cover it without overlap.
+func TestReplicaSlices(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		r    gateway.PortRange
+		n    int
+		want string
+	}{
+		{gateway.PortRange{Start: 30000, End: 30009}, 1, "30000-30009"},
+		{gateway.PortRange{Start: 30000, End: 30008}, 3, "30000-30002 30003-30005 30006-30008"},
+		{gateway.PortRange{Start: 30000, End: 30009}, 3, "30000-30002 30003-30005 30006-30009"},
+		{gateway.PortRange{Start: 30000, End: 30002}, 3, "30000-30000 30001-30001 30002-30002"},
+	} {
+		var got []string
+		for i := range max(c.n, 1) {
+			got = append(got, c.r.ReplicaSlice(i, c.n).String())
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%v in %d: %v, want %s", c.r, c.n, got, c.want)
+		}
+	}
+}
