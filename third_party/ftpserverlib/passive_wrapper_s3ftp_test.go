@@ -78,6 +78,14 @@ func s3ftpSession(t *testing.T, wrap func(net.Listener) (net.Listener, error)) (
 
 	t.Cleanup(func() { _ = server.Stop() })
 
+	return s3ftpDialServer(t, server)
+}
+
+// s3ftpDialServer returns a logged-in control connection to server and its
+// reader.
+func s3ftpDialServer(t *testing.T, server *FtpServer) (net.Conn, *bufio.Reader) {
+	t.Helper()
+
 	conn, err := net.DialTimeout("tcp", server.Addr(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
