@@ -434,6 +434,9 @@ func serve(ctx context.Context, args []string, e env) error {
 	stopHUP := reloadOnSIGHUP(ctx, gw, c.tls.Certificates != nil, log)
 	defer stopHUP()
 	printStartup(e.stdout, c, gw.Addr(), gw.ImplicitAddr(), store, apiSrv, static, demoPassword)
+	if c.Replicas > 1 {
+		log = log.With("replica", c.replicaIndex)
+	}
 	log.Info("serving", "ftp", gw.Addr(), "ftps_implicit", gw.ImplicitAddr(), "passive_ports", c.passivePorts.String(), "version", versionString())
 	err = gw.Serve(ctx)
 	log.Info("stopped")
@@ -472,6 +475,11 @@ func printStartup(out io.Writer, c *loadedConfig, ftpAddr, implicitAddr string, 
 		ports = "any"
 	}
 	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, ports)
+	if c.Replicas > 1 {
+		own := c.passivePorts.ReplicaSlice(c.replicaIndex, c.Replicas)
+		fmt.Fprintf(w, "  replica:    %d of %d, answers PASV/EPSV with ports %s, relays the others to %s\n",
+			c.replicaIndex, c.Replicas, own, strings.Join(c.peers, ","))
+	}
 	if certs := c.tls.Certificates; certs != nil {
 		mode := "optional"
 		if c.TLSRequired {
