@@ -269,3 +269,28 @@ func TestReplicaSlices(t *testing.T) {
 		}
 	}
 }
+
+// TestPassivePortSharingReturned: with port sharing, a port that a session
+// left unused is given back to its address after the data timeout, and the
+// refusal meanwhile is the clear one.
+func TestPassivePortSharingReturned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, s3test.Fake(t), envOptions{settings: gateway.Settings{
+		ConnectionTimeout: time.Second, PassivePorts: gateway.PortRange{Start: 23340, End: 23340},
+		PassivePortSharing: true, PassiveShare: 100,
+	}})
+	const from = "127.0.0.40"
+	idle := rawDial(t, e.addr, from)
+	idle.login("alice")
+	idle.pasv(true) // never connected to
+	other := rawDial(t, e.addr, from)
+	other.login("alice2")
+	if text := other.cmd(421, "EPSV"); !strings.Contains(text, "every passive port is waiting for another transfer from your address") {
+		t.Errorf("EPSV while the address's only port waits: %q", text)
+	}
+	waitUntil(t, "the unused port given back to the address", func() bool {
+		other.send("EPSV")
+		code, _ := other.reply()
+		return code == 229
+	})
+}

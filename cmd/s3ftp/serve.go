@@ -477,7 +477,7 @@ func printStartup(out io.Writer, c *loadedConfig, ftpAddr, implicitAddr string, 
 	fmt.Fprintf(w, "  FTP:        ftp://%s (passive ports %s)\n", ftpAddr, ports)
 	if c.Replicas > 1 {
 		own := c.passivePorts.ReplicaSlice(c.replicaIndex, c.Replicas)
-		fmt.Fprintf(w, "  replica:    %d of %d, answers PASV/EPSV with ports %s, relays the others to %s\n",
+		fmt.Fprintf(w, "  replica:    %d of %d, answers PASV/EPSV with ports %s, relays the others to peers %s\n",
 			c.replicaIndex, c.Replicas, own, strings.Join(c.peers, ","))
 	}
 	if certs := c.tls.Certificates; certs != nil {
