@@ -243,9 +243,11 @@ func (s *Server) ReloadCertificate() error {
 // progress "421" and closes it, lets the transfers in progress finish for up
 // to Settings.ShutdownTimeout, then aborts the rest (their multipart uploads
 // aborted, nothing stored) and closes their sessions with 421 too, and
-// returns nil. If a port stops accepting on its own, Serve stops the other
-// and returns its error. While it runs, the TLS certificate files are
-// checked for changes.
+// returns nil. With several replicas it keeps relaying other replicas'
+// data connections while it drains, and waits for the relays in progress
+// as for its own transfers. If a port stops accepting on its own, Serve
+// stops the other and returns its error. While it runs, the TLS
+// certificate files are checked for changes.
 func (s *Server) Serve(ctx context.Context) error {
 	servers := []*ftpserver.FtpServer{s.ftp}
 	if s.implicit != nil {
@@ -313,7 +315,7 @@ const (
 func (s *Server) drain() {
 	s.draining.Store(true)
 	busy := func(closeIdle bool) int {
-		n := 0
+		n := s.relay.inProgress() // other replicas' transfers, relayed here
 		s.sessions.Range(func(k, _ any) bool {
 			sess := k.(*session)
 			if sess.transfers.Load() > 0 {

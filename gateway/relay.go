@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	proxyproto "github.com/pires/go-proxyproto"
@@ -29,9 +30,11 @@ type relay struct {
 	log       *slog.Logger
 	listeners []net.Listener
 	accepting sync.WaitGroup // the accept loops
+	serving   sync.WaitGroup // the relays
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{} // both sides of the relays in progress
 	closed    bool
+	active    atomic.Int32 // relays in progress
 }
 
 // listenRelay binds the ports of the other replicas' slices on host, or
@@ -73,7 +76,7 @@ func (r *relay) acceptLoop(l net.Listener) {
 			time.Sleep(50 * time.Millisecond) // e.g. out of file descriptors
 			continue
 		}
-		go r.serve(conn, port)
+		r.serving.Go(func() { r.serve(conn, port) })
 	}
 }
 
@@ -105,6 +108,8 @@ func (r *relay) serve(conn net.Conn, port int) {
 		return
 	}
 	defer r.untrack(conn)
+	r.active.Add(1)
+	defer r.active.Add(-1)
 	target := net.JoinHostPort(set.Peers[peer], strconv.Itoa(port))
 	log := r.log.With("port", port, "peer", peer, "client", client.RemoteAddr().String())
 	up, down, err := r.pipe(client, conn, target)
@@ -153,17 +158,12 @@ func (r *relay) pipe(client, raw net.Conn, target string) (up, down int64, err e
 	var wg sync.WaitGroup
 	var upErr error
 	wg.Go(func() {
-		up, upErr = copyIdle(peer, client, set.IdleTimeout)
-		if upErr != nil {
-			// Unblock the other direction.
-			_ = raw.Close()
-			_ = peer.Close()
+		if up, upErr = copyIdle(peer, client, set.IdleTimeout); upErr != nil {
+			abort(raw, peer) // and unblock the other direction
 		}
 	})
-	down, err = copyIdle(raw, peer, set.IdleTimeout)
-	if err != nil {
-		_ = raw.Close()
-		_ = peer.Close()
+	if down, err = copyIdle(raw, peer, set.IdleTimeout); err != nil {
+		abort(raw, peer)
 	}
 	wg.Wait()
 	if err == nil {
@@ -198,6 +198,22 @@ func copyIdle(dst, src net.Conn, idle time.Duration) (int64, error) {
 	}
 }
 
+// abort resets conns (TCP RST) rather than closing them: a relayed data
+// connection that fails must not end like a complete transfer, since in
+// FTP's stream mode the end of the connection is the end of the file. The
+// owner then aborts the upload, the client sees its download fail.
+func abort(conns ...net.Conn) {
+	for _, c := range conns {
+		if pc, ok := c.(*proxiedConn); ok {
+			c = pc.Conn
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Close()
+	}
+}
+
 // closeWrite shuts down the writing side of conn (a TCP socket, or one
 // wrapped by the PROXY policy), or closes it.
 func closeWrite(conn net.Conn) error {
@@ -227,8 +243,19 @@ func (r *relay) untrack(conn net.Conn) {
 	delete(r.conns, conn)
 }
 
-// close stops listening and closes the connections being relayed. A nil
-// relay does nothing.
+// inProgress returns the number of relays in progress; a nil relay has
+// none. A shutdown waits for them as for its own transfers (Server.drain):
+// they are other replicas' transfers, and the replica keeps relaying
+// until it has drained.
+func (r *relay) inProgress() int {
+	if r == nil {
+		return 0
+	}
+	return int(r.active.Load())
+}
+
+// close stops listening, resets the connections being relayed (see
+// abort) and waits for the relays to end. A nil relay does nothing.
 func (r *relay) close() {
 	if r == nil {
 		return
@@ -236,11 +263,12 @@ func (r *relay) close() {
 	r.mu.Lock()
 	r.closed = true
 	for c := range r.conns {
-		_ = c.Close()
+		abort(c)
 	}
 	r.mu.Unlock()
 	for _, l := range r.listeners {
 		_ = l.Close()
 	}
 	r.accepting.Wait()
+	r.serving.Wait() // a relay not yet tracked sees closed and ends too
 }

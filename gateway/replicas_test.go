@@ -25,8 +25,9 @@ var replicaHosts = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
 
 // startReplicas starts one gateway per replicaHosts entry on srv, sharing
 // ports (a passive range of two ports per replica from start), with
-// observers; replica i serves at envs[i].addr.
-func startReplicas(t *testing.T, srv *s3test.Server, start int, sharing bool) ([]*env, []*observer) {
+// observers and the given shutdown timeout (0: the default); replica i
+// serves at envs[i].addr.
+func startReplicas(t *testing.T, srv *s3test.Server, start int, sharing bool, shutdown time.Duration) ([]*env, []*observer) {
 	t.Helper()
 	nets, err := gateway.ParseCIDRs(replicaHosts)
 	must(t, "peer networks", err)
@@ -36,7 +37,7 @@ func startReplicas(t *testing.T, srv *s3test.Server, start int, sharing bool) ([
 		obs[i] = &observer{}
 		envs[i] = newEnv(t, srv, envOptions{listen: host + ":0", observer: obs[i], settings: gateway.Settings{
 			PassivePorts:       gateway.PortRange{Start: start, End: start + 2*len(replicaHosts) - 1},
-			PassivePortSharing: sharing, PassiveShare: 100, ConnectionTimeout: 5 * time.Second,
+			PassivePortSharing: sharing, PassiveShare: 100, ConnectionTimeout: 5 * time.Second, ShutdownTimeout: shutdown,
 			Replicas: len(replicaHosts), ReplicaIndex: i, Peers: replicaHosts, PeerNetworks: nets,
 		}})
 	}
@@ -67,7 +68,7 @@ func TestReplicaRelay(t *testing.T) {
 	}{{"sharing", true, 23400}, {"no sharing", false, 23410}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			envs, obs := startReplicas(t, s3test.Fake(t), c.start, c.sharing)
+			envs, obs := startReplicas(t, s3test.Fake(t), c.start, c.sharing, 0)
 			owner := envs[1]
 			const client = "127.0.0.20"
 			s := rawDial(t, owner.addr, client)
@@ -122,7 +123,7 @@ func TestReplicaRelay(t *testing.T) {
 // still completes with the session's own bytes.
 func TestReplicaForgery(t *testing.T) {
 	t.Parallel()
-	envs, obs := startReplicas(t, s3test.Fake(t), 23420, true)
+	envs, obs := startReplicas(t, s3test.Fake(t), 23420, true, 0)
 	owner := envs[1]
 	const victim, attacker = "127.0.0.20", "127.0.0.21"
 
@@ -175,9 +176,9 @@ func TestReplicaForgery(t *testing.T) {
 	}
 }
 
-// TestPassivePortSharing: 200 sessions from 20 client addresses move their
-// files through a range of 4 passive ports, up to 4 transfers at once per
-// address (80 in all); a fifth session from one address that asks for a
+// TestPassivePortSharing: 200 sessions from 20 client addresses, all
+// logged in at once, move their files through a range of 4 passive ports,
+// up to 4 transfers at once per address (80 in all); a fifth session from one address that asks for a
 // port while its 4 are waiting gets 421 with the reason, and the refusal
 // is counted.
 func TestPassivePortSharing(t *testing.T) {
@@ -188,26 +189,47 @@ func TestPassivePortSharing(t *testing.T) {
 		PassivePorts:       gateway.PortRange{Start: 23330, End: 23330 + ports - 1},
 		PassivePortSharing: true, PassiveShare: 100,
 	}})
+	// All 200 sessions log in first (a few logins at a time: password
+	// hashing is slow under the race detector), then transfer.
 	var wg sync.WaitGroup
 	errs := make(chan error, addrs*perAddr)
+	conns := make([][]*ftp.ServerConn, addrs)
+	logins := make(chan struct{}, 8)
 	for a := range addrs {
-		from := fmt.Sprintf("127.0.1.%d", a+1)
-		slots := make(chan struct{}, ports) // transfers at once from this address
+		conns[a] = make([]*ftp.ServerConn, perAddr)
+		d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.0.1.%d", a+1))}}
 		for s := range perAddr {
 			wg.Go(func() {
-				slots <- struct{}{}
-				defer func() { <-slots }()
-				d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+				logins <- struct{}{}
+				defer func() { <-logins }()
 				c, err := ftp.Dial(e.addr, ftp.DialWithDialer(d))
+				if err == nil {
+					if err = c.Login("alice", password); err != nil {
+						_ = c.Quit()
+					}
+				}
 				if err != nil {
 					errs <- err
 					return
 				}
-				defer c.Quit()
+				conns[a][s] = c
+				t.Cleanup(func() { _ = c.Quit() })
+			})
+		}
+	}
+	wg.Wait()
+	for a := range addrs {
+		from := fmt.Sprintf("127.0.1.%d", a+1)
+		slots := make(chan struct{}, ports) // transfers at once from this address
+		for s, c := range conns[a] {
+			if c == nil {
+				continue
+			}
+			wg.Go(func() {
+				slots <- struct{}{}
+				defer func() { <-slots }()
 				name := fmt.Sprintf("f-%s-%d.txt", from, s)
-				if err := c.Login("alice", password); err != nil {
-					errs <- err
-				} else if err := c.Stor(name, strings.NewReader(name)); err != nil {
+				if err := c.Stor(name, strings.NewReader(name)); err != nil {
 					errs <- fmt.Errorf("STOR %s: %w", name, err)
 				}
 			})
@@ -293,4 +315,65 @@ func TestPassivePortSharingReturned(t *testing.T) {
 		code, _ := other.reply()
 		return code == 229
 	})
+}
+
+// TestReplicaDrainKeepsRelays: a replica that shuts down while it relays
+// another replica's upload keeps relaying until the upload is done, which
+// then completes with the right bytes.
+func TestReplicaDrainKeepsRelays(t *testing.T) {
+	t.Parallel()
+	envs, _ := startReplicas(t, s3test.Fake(t), 23430, true, 0)
+	const client = "127.0.0.20"
+	s := rawDial(t, envs[1].addr, client)
+	s.login("alice")
+	_, port, _ := net.SplitHostPort(s.pasv(true))
+	data := dialData(t, client, replicaHosts[0], port)
+	s.cmd(150, "STOR drained.txt")
+	_, err := data.Write([]byte("first half, "))
+	must(t, "write", err)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- envs[0].shutdown() }()
+	waitUntil(t, "replica 0 stopped listening for sessions", func() bool {
+		c, err := net.DialTimeout("tcp", envs[0].addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	_, err = data.Write([]byte("second half"))
+	must(t, "write after the relaying replica began to drain", err)
+	data.Close()
+	s.expect(226)
+	if got, err := envs[1].object("alice/drained.txt"); err != nil || string(got) != "first half, second half" {
+		t.Errorf("stored %q (%v)", got, err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("replica 0's shutdown: %v", err)
+	}
+}
+
+// TestReplicaRelayCut: when a relay is cut in the middle of an upload (the
+// relaying replica's shutdown gives up on it), the owner sees the data
+// connection fail, not end: the client is not told 226 and nothing is
+// stored.
+func TestReplicaRelayCut(t *testing.T) {
+	t.Parallel()
+	envs, obs := startReplicas(t, s3test.Fake(t), 23440, true, time.Second)
+	const client = "127.0.0.20"
+	s := rawDial(t, envs[1].addr, client)
+	s.login("alice")
+	_, port, _ := net.SplitHostPort(s.pasv(true))
+	data := dialData(t, client, replicaHosts[0], port)
+	s.cmd(150, "STOR cut.txt")
+	_, err := data.Write([]byte("half of a file"))
+	must(t, "write", err)
+	must(t, "shutdown of the relaying replica", envs[0].shutdown())
+	if code, text := s.reply(); code == 226 {
+		t.Errorf("upload through a relay cut in the middle: %d %s", code, text)
+	}
+	envs[1].nothingAt(t, "alice/cut.txt")
+	if n := obs[0].get("relayed:1:false"); n != 1 {
+		t.Errorf("cut relays counted as errors: %d, want 1", n)
+	}
 }
