@@ -317,20 +317,29 @@ func TestPassivePortSharingReturned(t *testing.T) {
 	})
 }
 
+// relayedUpload logs in to replica 1 as alice from 127.0.0.20, starts
+// STOR name with its data connection sent to replica 0 (relayed), and
+// writes first; it returns the session and the data connection.
+func relayedUpload(t *testing.T, envs []*env, name, first string) (*raw, net.Conn) {
+	t.Helper()
+	const client = "127.0.0.20"
+	s := rawDial(t, envs[1].addr, client)
+	s.login("alice")
+	_, port, _ := net.SplitHostPort(s.pasv(true))
+	data := dialData(t, client, replicaHosts[0], port)
+	s.cmd(150, "STOR %s", name)
+	_, err := data.Write([]byte(first))
+	must(t, "write", err)
+	return s, data
+}
+
 // TestReplicaDrainKeepsRelays: a replica that shuts down while it relays
 // another replica's upload keeps relaying until the upload is done, which
 // then completes with the right bytes.
 func TestReplicaDrainKeepsRelays(t *testing.T) {
 	t.Parallel()
 	envs, _ := startReplicas(t, s3test.Fake(t), 23430, true, 0)
-	const client = "127.0.0.20"
-	s := rawDial(t, envs[1].addr, client)
-	s.login("alice")
-	_, port, _ := net.SplitHostPort(s.pasv(true))
-	data := dialData(t, client, replicaHosts[0], port)
-	s.cmd(150, "STOR drained.txt")
-	_, err := data.Write([]byte("first half, "))
-	must(t, "write", err)
+	s, data := relayedUpload(t, envs, "drained.txt", "first half, ")
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- envs[0].shutdown() }()
@@ -341,7 +350,7 @@ func TestReplicaDrainKeepsRelays(t *testing.T) {
 		}
 		return err != nil
 	})
-	_, err = data.Write([]byte("second half"))
+	_, err := data.Write([]byte("second half"))
 	must(t, "write after the relaying replica began to drain", err)
 	data.Close()
 	s.expect(226)
@@ -360,14 +369,7 @@ func TestReplicaDrainKeepsRelays(t *testing.T) {
 func TestReplicaRelayCut(t *testing.T) {
 	t.Parallel()
 	envs, obs := startReplicas(t, s3test.Fake(t), 23440, true, time.Second)
-	const client = "127.0.0.20"
-	s := rawDial(t, envs[1].addr, client)
-	s.login("alice")
-	_, port, _ := net.SplitHostPort(s.pasv(true))
-	data := dialData(t, client, replicaHosts[0], port)
-	s.cmd(150, "STOR cut.txt")
-	_, err := data.Write([]byte("half of a file"))
-	must(t, "write", err)
+	s, _ := relayedUpload(t, envs, "cut.txt", "half of a file")
 	must(t, "shutdown of the relaying replica", envs[0].shutdown())
 	if code, text := s.reply(); code == 226 {
 		t.Errorf("upload through a relay cut in the middle: %d %s", code, text)
