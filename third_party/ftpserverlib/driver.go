@@ -391,7 +391,7 @@ type Settings struct {
 	PassiveTransferPortRange        PasvPortGetter
 	PassiveTransferPortMultiplexing bool // Allow different client IPs to share passive listener ports
 	// s3ftp patch: PassiveListenHost is the host passive listeners bind
-	// ("": every address), and PassivePortRegistry, with
+	// ("": 0.0.0.0 for the range, as upstream), and PassivePortRegistry, with
 	// PassiveTransferPortMultiplexing, the registry of shared passive ports
 	// to use (several servers may share one; its owner closes it). nil: a
 	// registry of the server's own, closed by Stop.

@@ -63,6 +63,16 @@ func (r *PassivePortRegistry) Close() error {
 	return r.manager.close()
 }
 
+// passivePortAddr (s3ftp patch) is the address a passive port of the range
+// binds: on host, or on 0.0.0.0, as upstream, when host is "".
+func passivePortAddr(host string, port int) string {
+	if host == "" {
+		host = "0.0.0.0"
+	}
+
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
 type passiveListenersManager struct {
 	logger    *slog.Logger
 	host      string                                 // s3ftp patch
@@ -190,7 +200,7 @@ type sharedPassiveListener struct {
 }
 
 func newSharedPassiveListener(host string, port int, accept func(net.Conn, int) net.Conn, logger *slog.Logger) (*sharedPassiveListener, error) {
-	laddr, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(host, strconv.Itoa(port))) // s3ftp patch: host
+	laddr, err := net.ResolveTCPAddr("tcp", passivePortAddr(host, port)) // s3ftp patch: host
 	if err != nil {
 		return nil, newNetworkError(fmt.Sprintf("could not resolve port %d", port), err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -127,7 +126,7 @@ func (c *clientHandler) findListenerWithinPortRange(portMapping PasvPortGetter) 
 
 	for _, candidate := range candidates {
 		// s3ftp patch: bind PassiveListenHost (upstream: 0.0.0.0).
-		laddr, errResolve := net.ResolveTCPAddr("tcp", net.JoinHostPort(c.server.settings.PassiveListenHost, strconv.Itoa(candidate.listenedPort)))
+		laddr, errResolve := net.ResolveTCPAddr("tcp", passivePortAddr(c.server.settings.PassiveListenHost, candidate.listenedPort))
 
 		if errResolve != nil {
 			c.logger.Error("Problem resolving local port", "err", errResolve, "port", candidate.listenedPort)
