@@ -2,7 +2,7 @@ package ftpserver
 
 // s3ftp patch: tests of PassivePortRegistry, PassiveListenHost,
 // ErrPassivePortsBusy, ClientDriverExtensionPassiveError and the release
-// of a shared port's reservation (PATCHES.md, patches 14 and 15).
+// of a shared port's reservation (PATCHES.md, patches 21 and 22).
 
 import (
 	"crypto/tls"
@@ -49,7 +49,7 @@ func s3ftpAccept(l *passiveReservationListener) (net.Conn, error) {
 	return l.Accept()
 }
 
-// TestPatchPassiveReleaseOwnReservation (patch 15): a transfer that ends
+// TestPatchPassiveReleaseOwnReservation (patch 22): a transfer that ends
 // after its data connection was dispatched leaves alone the reservation the
 // next session of its address made on the same port. Upstream dropped it,
 // and that session's data connection was refused.
@@ -88,7 +88,7 @@ func TestPatchPassiveReleaseOwnReservation(t *testing.T) {
 	}
 }
 
-// TestPatchPassiveRegistry (patch 14): a registry binds its host, passes
+// TestPatchPassiveRegistry (patch 21): a registry binds its host, passes
 // every connection through its Accept hook (whose RemoteAddr then picks
 // the reservation), tells ErrPassivePortsBusy when every port waits for
 // the address, and can serve two servers.
@@ -171,7 +171,7 @@ func TestPatchPassiveRegistry(t *testing.T) {
 	}
 }
 
-// TestPatchPassiveListenError (patch 14): when no passive port can be
+// TestPatchPassiveListenError (patch 21): when no passive port can be
 // opened, a session driver with PassiveListenError words the 421.
 func TestPatchPassiveListenError(t *testing.T) {
 	t.Parallel()
