@@ -177,6 +177,11 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 // aborts any upload still running.
 func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	if s := sessionOf(cc); s != nil {
+		if r, ok := cc.(interface{ DisconnectReason() error }); ok && r.DisconnectReason() != nil {
+			// A line over 4 KiB, or one not complete within idle-timeout:
+			// the client's doing, maybe an attack.
+			s.logger().Warn("session closed: "+r.DisconnectReason().Error(), "idle_timeout", d.srv.settings.IdleTimeout.String())
+		}
 		s.cancel()
 		s.loginTimer.Stop()
 		d.srv.authenticated(s)
@@ -189,9 +194,6 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 // errLoginIncorrect is the one reply for every refused login, so a client
 // cannot tell an unknown user from a wrong password.
 var errLoginIncorrect = errors.New("login incorrect")
-
-// errLoginUnavailable is the reply when the user store cannot be reached.
-var errLoginUnavailable = errors.New("login temporarily unavailable, try again later")
 
 // reasonTLSRequired is logged when a user who must use TLS logs in over a
 // control connection in clear.

@@ -17,7 +17,7 @@ import (
 // (fs.ErrNotExist, ...) for callers that branch on it.
 type replyError struct {
 	msg  string
-	code error // ftpserver.ErrStorageExceeded (552), ErrFileNameNotAllowed (553), ErrFileUnavailable (450), or nil (550)
+	code error // ftpserver.ErrStorageExceeded (552), ErrFileNameNotAllowed (553), ErrFileUnavailable (450), ErrTransient (451), or nil (550)
 	kind error
 }
 
@@ -57,8 +57,9 @@ var replyKinds = []struct {
 }
 
 // toReply converts an error from the file system into the error the client
-// sees. Unknown errors (S3 unreachable, ...) become "storage temporarily
-// unavailable"; report says whether the original should be logged because
+// sees. Unknown errors (S3 unreachable, stalled, throttling, ...) become
+// "storage temporarily unavailable" with a transient code (451, 421 at
+// login: a device retries it; a 550 tells it the file is refused); report says whether the original should be logged because
 // it is not the client's doing: every storage.ErrBackend (which
 // storage.ErrRefused wraps).
 func toReply(err error) (reply error, report bool) {
@@ -74,14 +75,19 @@ func toReply(err error) (reply error, report bool) {
 			return &replyError{msg: k.msg, code: k.code, kind: k.kind}, errors.Is(err, storage.ErrBackend)
 		}
 	}
-	return &replyError{msg: "storage temporarily unavailable", kind: storage.ErrBackend}, true
+	return &replyError{msg: "storage temporarily unavailable", code: ftpserver.ErrTransient, kind: storage.ErrBackend}, true
 }
 
 // errPermission is the reply for an operation the user's permissions forbid.
 var errPermission = &replyError{msg: "permission denied", kind: fs.ErrPermission}
 
+// errLoginUnavailable is the reply when the user store cannot be reached:
+// 421, the session closed, so the client logs in again later (a 530 says
+// the password is wrong).
+var errLoginUnavailable = &replyError{msg: "login temporarily unavailable, try again later", code: ftpserver.ErrTransient, kind: storage.ErrBackend}
+
 // errShuttingDown is the reply to a transfer asked for during a shutdown.
-var errShuttingDown = &replyError{msg: "service shutting down, try again later", kind: storage.ErrAborted}
+var errShuttingDown = &replyError{msg: "service shutting down, try again later", code: ftpserver.ErrTransient, kind: storage.ErrAborted}
 
 // Reasons a passive port is refused (421) or was given back (425).
 var (

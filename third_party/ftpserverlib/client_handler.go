@@ -107,6 +107,8 @@ type clientHandler struct {
 	server              *FtpServer      // Server on which the connection was accepted
 	writer              *bufio.Writer   // Writer on the TCP connection
 	reader              *bufio.Reader   // Reader on the TCP connection
+	partialLine         []byte          // start of a command line read before a deadline (s3ftp patch)
+	disconnectReason    error           // why the library closed the connection, for the driver (s3ftp patch)
 	ctxRest             int64           // Restart point
 	ctxAllo             int64           // size announced by ALLO (s3ftp patch)
 	hasAllo             bool            // ctxAllo applies to the next transfer (s3ftp patch)
@@ -145,6 +147,13 @@ func (server *FtpServer) newClientHandler(
 		currentTransferType: transferType,
 		logger:              server.Logger.With("clientId", clientID),
 	}
+}
+
+// DisconnectReason tells the driver, in ClientDisconnected, why the library
+// closed the control connection when that was the client's doing:
+// ErrCommandLineTooLong, ErrCommandLineIncomplete; nil otherwise. s3ftp patch.
+func (c *clientHandler) DisconnectReason() error {
+	return c.disconnectReason
 }
 
 // disconnects the connection without any other messaging
@@ -497,21 +506,46 @@ func (c *clientHandler) readCommand() bool {
 		}
 	}
 
-	lineSlice, isPrefix, err := c.reader.ReadLine()
+	// s3ftp patch: the line must be complete within the idle timeout.
+	// bufio.Reader.ReadLine returned the bytes read before the deadline as a
+	// whole line, so a client sending a byte at a time, never a newline, had
+	// a command (and a new deadline) every idle timeout and was never closed.
+	lineSlice, err := c.reader.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) || len(c.partialLine)+len(lineSlice) > maxCommandSize {
+		c.disconnectReason = ErrCommandLineTooLong // the driver logs it
 
-	if isPrefix {
 		if c.debug {
 			c.logger.Warn("Received line too long, disconnecting client",
-				"size", len(lineSlice))
+				"size", len(c.partialLine)+len(lineSlice))
 		}
 
 		return true
 	}
 
 	if err != nil {
+		// Kept for the next read if the connection stays open (the idle
+		// timeout is extended during a transfer).
+		c.partialLine = append(c.partialLine, lineSlice...)
+
 		shouldDisconnect := c.handleCommandsStreamError(err)
 
+		var netErr net.Error
+		if shouldDisconnect && len(c.partialLine) > 0 && errors.As(err, &netErr) && netErr.Timeout() {
+			c.disconnectReason = ErrCommandLineIncomplete
+		}
+
 		return shouldDisconnect
+	}
+
+	if len(c.partialLine) > 0 {
+		lineSlice = append(c.partialLine, lineSlice...)
+		c.partialLine = nil
+	}
+
+	// ReadLine's ending: "\n" or "\r\n"
+	lineSlice = lineSlice[:len(lineSlice)-1]
+	if n := len(lineSlice); n > 0 && lineSlice[n-1] == '\r' {
+		lineSlice = lineSlice[:n-1]
 	}
 
 	line := string(lineSlice)
@@ -807,7 +841,7 @@ func (c *clientHandler) TransferOpen(info string) (io.ReadWriter, error) {
 	if c.transferMode == TransferModeDeflate {
 		transferStream, err = newDeflateTransfer(transferStream, c.server.settings.DeflateCompressionLevel)
 		if err != nil {
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not switch to deflate mode: %v", err))
+			c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Could not switch to deflate mode: %v", err)) // s3ftp patch: 451 for a transient error
 
 			return nil, fmt.Errorf("could not switch to deflate mode: %w", err)
 		}
@@ -894,7 +928,7 @@ func (c *clientHandler) TransferClose(transfer io.ReadWriter, err error) {
 	case err == nil && errClose == nil:
 		c.writeMessage(StatusClosingDataConn, "Closing transfer connection")
 	case errClose != nil:
-		c.writeMessage(StatusActionNotTaken, "Issue during transfer close: "+replyText(errClose)) // s3ftp patch
+		c.writeMessage(transientCode(errClose, StatusActionNotTaken), "Issue during transfer close: "+replyText(errClose)) // s3ftp patch
 	case err != nil:
 		c.writeMessage(getErrorCode(err, StatusActionNotTaken), "Issue during transfer: "+replyText(err)) // s3ftp patch
 	}

@@ -17,10 +17,24 @@ var (
 	// (file unavailable, e.g. busy: a transient refusal the client may
 	// retry), checked where ErrStorageExceeded is. s3ftp patch.
 	ErrFileUnavailable = errors.New("file unavailable")
+	// ErrTransient marks a driver error as temporary (the storage behind the
+	// driver unreachable, throttling): the reply is 451 (local error, try
+	// again) where it would be 550 or 552/553, and 421 to PASS. RFC 959 tells
+	// a client a 4xx may succeed if repeated, a 5xx will not. s3ftp patch.
+	ErrTransient = errors.New("temporary failure")
+	// ErrCommandLineTooLong is the DisconnectReason of a control connection
+	// closed for a command line over 4,096 bytes. s3ftp patch.
+	ErrCommandLineTooLong = errors.New("command line too long")
+	// ErrCommandLineIncomplete is the DisconnectReason of a control connection
+	// closed because a command line begun was not complete within the idle
+	// timeout (a slow sender). s3ftp patch.
+	ErrCommandLineIncomplete = errors.New("command line not complete within the idle timeout")
 )
 
 func getErrorCode(err error, defaultCode int) int {
 	switch {
+	case errors.Is(err, ErrTransient): // s3ftp patch
+		return StatusLocalError
 	case errors.Is(err, ErrStorageExceeded):
 		return StatusActionAborted
 	case errors.Is(err, ErrFileNameNotAllowed):
@@ -35,6 +49,17 @@ func getErrorCode(err error, defaultCode int) int {
 	var failure *transferFailure
 	if errors.As(err, &failure) {
 		return failure.code
+	}
+
+	return defaultCode
+}
+
+// transientCode is 451 for an ErrTransient error, defaultCode otherwise: the
+// replies that carry a driver error and used to be 550 whatever the error.
+// s3ftp patch.
+func transientCode(err error, defaultCode int) int {
+	if errors.Is(err, ErrTransient) {
+		return StatusLocalError
 	}
 
 	return defaultCode

@@ -2,6 +2,7 @@ package ftpserver
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 )
 
@@ -88,7 +89,12 @@ func (c *clientHandler) handlePASS(param string) error {
 			msg = fmt.Sprintf("Authentication error: %v", err)
 		}
 
-		c.writeMessage(StatusNotLoggedIn, msg)
+		code := StatusNotLoggedIn
+		if errors.Is(err, ErrTransient) { // s3ftp patch: the user store is unusable, not the password wrong
+			code = StatusServiceNotAvailable
+		}
+
+		c.writeMessage(code, msg)
 		_ = c.disconnect()
 	default: // err == nil && c.driver != nil
 		if msg == "" {

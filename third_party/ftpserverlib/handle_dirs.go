@@ -70,7 +70,7 @@ func (c *clientHandler) handleCWD(param string) error {
 		}
 	} else {
 		// s3ftp patch: name the directory, as the other replies do (upstream: "CD issue: <err>")
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Can't change directory to %s: %s", pathAbsolute, replyText(err)))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Can't change directory to %s: %s", pathAbsolute, replyText(err))) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -83,7 +83,7 @@ func (c *clientHandler) handleMKD(param string) error {
 		// https://tools.ietf.org/html/rfc959 , page 63
 		c.writeMessage(StatusPathCreated, fmt.Sprintf(`Created dir "%s"`, quoteDoubling(pathAbsolute)))
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf(`Could not create "%s" : %v`, quoteDoubling(pathAbsolute), err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf(`Could not create "%s" : %v`, quoteDoubling(pathAbsolute), err)) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -101,7 +101,7 @@ func (c *clientHandler) handleMKDIR(params string) {
 	if err := c.driver.MkdirAll(p, 0o755); err == nil {
 		c.writeMessage(StatusFileOK, "Created dir "+p)
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't create dir %s: %v", p, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't create dir %s: %v", p, err)) // s3ftp patch: 451 for a transient error
 	}
 }
 
@@ -119,7 +119,7 @@ func (c *clientHandler) handleRMD(param string) error {
 	if err == nil {
 		c.writeMessage(StatusFileOK, "Deleted dir "+pathAbsolute)
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not delete dir %s: %v", pathAbsolute, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Could not delete dir %s: %v", pathAbsolute, err)) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -137,7 +137,7 @@ func (c *clientHandler) handleRMDIR(params string) {
 	if err := c.driver.RemoveAll(p); err == nil {
 		c.writeMessage(StatusFileOK, "Removed dir "+p)
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't remove dir %s: %v", p, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't remove dir %s: %v", p, err)) // s3ftp patch: 451 for a transient error
 	}
 }
 
@@ -151,7 +151,7 @@ func (c *clientHandler) handleCDUP(_ string) error {
 		c.SetPath(parent)
 		c.writeMessage(StatusFileOK, "CDUP worked on "+parent)
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("CDUP issue: %v", err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("CDUP issue: %v", err)) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -337,7 +337,7 @@ func (c *clientHandler) handleMLSD(param string) error {
 		}
 	} else {
 		if !c.isCommandAborted() {
-			c.writeMessage(StatusActionNotTaken, "Could not list: "+replyText(err)) // s3ftp patch
+			c.writeMessage(transientCode(err, StatusActionNotTaken), "Could not list: "+replyText(err)) // s3ftp patch
 		}
 	}
 

@@ -288,7 +288,7 @@ func (c *clientHandler) handleCOMB(param string) error {
 	// partial files will be deleted if COMB succeeded
 	_, err = c.driver.Stat(targetPath)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not access file %#v: %v", targetPath, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Could not access file %#v: %v", targetPath, err)) // s3ftp patch: 451 for a transient error
 
 		return nil
 	}
@@ -338,7 +338,7 @@ func (c *clientHandler) combineFiles(targetPath string, fileFlag int, sourcePath
 		err = c.driver.Remove(partial)
 		if err != nil {
 			c.closeUnchecked(file)
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not delete file %#v after combine: %v", partial, err))
+			c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Could not delete file %#v after combine: %v", partial, err)) // s3ftp patch: 451 for a transient error
 
 			return
 		}
@@ -346,7 +346,7 @@ func (c *clientHandler) combineFiles(targetPath string, fileFlag int, sourcePath
 
 	err = file.Close()
 	if err != nil {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not close combined file %#v: %v", targetPath, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Could not close combined file %#v: %v", targetPath, err)) // s3ftp patch: 451 for a transient error
 
 		return
 	}
@@ -366,7 +366,7 @@ func (c *clientHandler) handleCHMOD(params string) {
 	}
 
 	if err != nil {
-		c.writeMessage(StatusActionNotTaken, err.Error())
+		c.writeMessage(transientCode(err, StatusActionNotTaken), err.Error()) // s3ftp patch: 451 for a transient error
 
 		return
 	}
@@ -410,7 +410,7 @@ func (c *clientHandler) handleCHOWN(params string) {
 	path := c.absPath(spl[1])
 
 	if err := c.driver.Chown(path, userID, groupID); err != nil {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't chown: %v", err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't chown: %v", err)) // s3ftp patch: 451 for a transient error
 	} else {
 		c.writeMessage(StatusOK, "Done !")
 	}
@@ -435,7 +435,7 @@ func (c *clientHandler) handleSYMLINK(params string) {
 		c.writeMessage(StatusCommandNotImplemented, "This extension hasn't been implemented !")
 	} else {
 		if err := symlinkInt.Symlink(oldname, newname); err != nil {
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't symlink: %v", err))
+			c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't symlink: %v", err)) // s3ftp patch: 451 for a transient error
 		} else {
 			c.writeMessage(StatusOK, "Done !")
 		}
@@ -447,7 +447,7 @@ func (c *clientHandler) handleDELE(param string) error {
 	if err := c.driver.Remove(path); err == nil {
 		c.writeMessage(StatusFileOK, "Removed file "+path)
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't delete %s: %v", path, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't delete %s: %v", path, err)) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -459,7 +459,7 @@ func (c *clientHandler) handleRNFR(param string) error {
 		c.writeMessage(StatusFileActionPending, "Sure, give me a target")
 		c.ctxRnfr = path
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't access %s: %v", path, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't access %s: %v", path, err)) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -509,7 +509,7 @@ func (c *clientHandler) handleSIZE(param string) error {
 			c.writeMessage(StatusFileStatus, strconv.FormatInt(info.Size(), 10))
 		}
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't access %s: %v", path, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't access %s: %v", path, err)) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -584,7 +584,7 @@ func (c *clientHandler) handleMLST(param string) error {
 			err = c.writeMLSxEntry(c.writer, info)
 		}
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not list: %v", err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Could not list: %v", err)) // s3ftp patch: 451 for a transient error
 		err = nil
 	}
 
@@ -608,7 +608,7 @@ func (c *clientHandler) handleALLO(param string) error {
 		c.writeMessage(StatusNotImplemented, "This extension hasn't been implemented !")
 	} else {
 		if errAllocate := alloInt.AllocateSpace(size); errAllocate != nil {
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't alloInt: %v", errAllocate))
+			c.writeMessage(transientCode(errAllocate, StatusActionNotTaken), fmt.Sprintf("Couldn't alloInt: %v", errAllocate)) // s3ftp patch: 451 for a transient error
 		} else {
 			c.ctxAllo, c.hasAllo = int64(size), true // s3ftp patch: the next upload must have this size
 			c.writeMessage(StatusOK, "Done !")
@@ -635,7 +635,7 @@ func (c *clientHandler) handleREST(param string) error {
 		c.ctxRest = size
 		c.writeMessage(StatusFileActionPending, "OK")
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't parse size: %v", err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't parse size: %v", err)) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -652,7 +652,7 @@ func (c *clientHandler) handleMDTM(param string) error {
 			c.writeMessage(StatusFileStatus, info.ModTime().UTC().Format(dateFormatMLSD))
 		}
 	} else {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't access %s: %s", path, err.Error()))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't access %s: %s", path, err.Error())) // s3ftp patch: 451 for a transient error
 	}
 
 	return nil
@@ -688,7 +688,7 @@ func (c *clientHandler) handleMFMT(param string) error {
 	path := c.absPath(params[1])
 
 	if err := c.driver.Chtimes(path, mtime, mtime); err != nil {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf(
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf( // s3ftp patch: 451 for a transient error
 			"Couldn't set mtime %q for %q, err: %v", mtime.Format(time.RFC3339), path, err))
 
 		return nil
@@ -743,7 +743,7 @@ func (c *clientHandler) handleGenericHash(param string, algo HASHAlgo, isCustomM
 
 	info, err := c.driver.Stat(c.absPath(args[0]))
 	if err != nil {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("%v: %v", param, err))
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("%v: %v", param, err)) // s3ftp patch: 451 for a transient error
 
 		return nil
 	}
@@ -776,7 +776,7 @@ func (c *clientHandler) handleGenericHash(param string, algo HASHAlgo, isCustomM
 	}
 
 	if err != nil {
-		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("%v: %s", args[0], replyText(err))) // s3ftp patch
+		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("%v: %s", args[0], replyText(err))) // s3ftp patch
 
 		return nil
 	}

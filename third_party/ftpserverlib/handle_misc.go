@@ -402,7 +402,7 @@ func (c *clientHandler) handleAVBL(param string) error {
 
 		info, err := c.driver.Stat(path)
 		if err != nil {
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't access %s: %v", path, err))
+			c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't access %s: %v", path, err)) // s3ftp patch: 451 for a transient error
 
 			return nil
 		}
@@ -415,7 +415,7 @@ func (c *clientHandler) handleAVBL(param string) error {
 
 		available, err := avbl.GetAvailableSpace(path)
 		if err != nil {
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't get space for path %s: %v", path, err))
+			c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't get space for path %s: %v", path, err)) // s3ftp patch: 451 for a transient error
 
 			return nil
 		}

@@ -965,3 +965,192 @@ func TestPatchFileUnavailable(t *testing.T) {
 	client.cmd(StatusEnteringEPSV, "EPSV")
 	client.cmd(StatusFileActionNotTaken, "STOR busy")
 }
+
+// reasonDriver records the DisconnectReason of each session that ends.
+type reasonDriver struct {
+	TestServerDriver
+	reasons chan error
+}
+
+func (d *reasonDriver) ClientDisconnected(cc ClientContext) {
+	d.TestServerDriver.ClientDisconnected(cc)
+	d.reasons <- cc.(interface{ DisconnectReason() error }).DisconnectReason()
+}
+
+// Patch 14: a command line must be complete within the idle timeout: a
+// client sending a byte at a time, never a newline, is closed with 421 like
+// a silent one (upstream took the bytes read at the deadline as a command
+// and waited again); the driver is told why, as for a line over 4,096
+// bytes; a line split across reads, and one ending in LF only, still work.
+func TestPatchCommandLines(t *testing.T) {
+	driver := &reasonDriver{TestServerDriver: TestServerDriver{Settings: &Settings{IdleTimeout: 1}}, reasons: make(chan error, 10)}
+	driver.Init()
+	server := NewTestServerWithDriver(t, driver)
+
+	t.Run("slow line", func(t *testing.T) {
+		client := loginRaw(t, server)
+		closed := make(chan string)
+
+		go func() {
+			b, _ := io.ReadAll(client.conn)
+			closed <- string(b)
+		}()
+
+		for range 6 {
+			select {
+			case reply := <-closed:
+				require.True(t, strings.HasPrefix(reply, "421 "), "reply %q", reply)
+				require.ErrorIs(t, <-driver.reasons, ErrCommandLineIncomplete)
+
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+
+			_, _ = client.conn.Write([]byte("N"))
+		}
+
+		t.Fatalf("a byte every 500 ms held the control connection for 3 s with a 1 s idle timeout")
+	})
+
+	t.Run("line too long", func(t *testing.T) {
+		client := dialRaw(t, server)
+		_, _ = client.conn.Write([]byte("USER " + strings.Repeat("A", 5000)))
+		_, _ = io.ReadAll(client.conn) // closed, maybe reset (unread bytes)
+		require.ErrorIs(t, <-driver.reasons, ErrCommandLineTooLong)
+	})
+
+	t.Run("split line", func(t *testing.T) {
+		client := loginRaw(t, server)
+		_, err := client.conn.Write([]byte("NO"))
+		require.NoError(t, err)
+		time.Sleep(50 * time.Millisecond)
+		_, err = client.conn.Write([]byte("OP\n"))
+		require.NoError(t, err)
+		client.expect(StatusOK)
+		client.cmd(StatusOK, "NOOP")
+	})
+}
+
+// unreachable is a driver whose storage cannot be reached for names
+// under /down: every call fails with an error wrapping ErrTransient.
+type unreachable struct {
+	*TestClientDriver
+}
+
+var errUnreachable = fmt.Errorf("storage unreachable: %w", ErrTransient)
+
+func down(name string) bool { return strings.HasPrefix(name, "/down") }
+
+func (d unreachable) Stat(name string) (os.FileInfo, error) {
+	if down(name) {
+		return nil, errUnreachable
+	}
+
+	return d.TestClientDriver.Stat(name)
+}
+
+func (d unreachable) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if down(name) {
+		return nil, errUnreachable
+	}
+
+	return d.TestClientDriver.OpenFile(name, flag, perm)
+}
+
+func (d unreachable) Remove(name string) error {
+	if down(name) {
+		return errUnreachable
+	}
+
+	return d.TestClientDriver.Remove(name)
+}
+
+func (d unreachable) Mkdir(name string, perm os.FileMode) error {
+	if down(name) {
+		return errUnreachable
+	}
+
+	return d.TestClientDriver.Mkdir(name, perm)
+}
+
+// Patch 15: a driver error wrapping ErrTransient is answered 451 (try again)
+// where upstream answered 550 (permanent), and 421 to PASS; other errors
+// keep their codes.
+func TestPatchTransientErrors(t *testing.T) {
+	driver := &TestServerDriver{}
+	driver.AuthProvider = func(user, _ string) (ClientDriver, error) {
+		if user == "down" {
+			return nil, fmt.Errorf("user store unreachable: %w", ErrTransient)
+		}
+
+		return unreachable{NewTestClientDriver(driver)}, nil
+	}
+	server := NewTestServerWithTestDriver(t, driver)
+	client := loginRaw(t, server)
+
+	for _, tc := range []struct {
+		command string
+		code    int
+	}{
+		{"CWD /down", StatusLocalError},
+		{"MKD /down", StatusLocalError},
+		{"DELE /down", StatusLocalError},
+		{"SIZE /down", StatusLocalError},
+		{"MDTM /down", StatusLocalError},
+		{"RNFR /down", StatusLocalError},
+		{"DELE /missing", StatusActionNotTaken},
+		{"CWD /missing", StatusActionNotTaken},
+	} {
+		msg := client.cmd(tc.code, "%s", tc.command)
+		if tc.code == StatusLocalError {
+			require.Contains(t, msg, errUnreachable.Error(), tc.command)
+		}
+	}
+
+	client.cmd(StatusEnteringEPSV, "EPSV")
+	msg := client.cmd(StatusLocalError, "RETR /down.bin")
+	require.Contains(t, msg, errUnreachable.Error())
+
+	login := dialRaw(t, server)
+	login.cmd(StatusUserOK, "USER down")
+	msg = login.cmd(StatusServiceNotAvailable, "PASS x")
+	require.Contains(t, msg, "user store unreachable")
+}
+
+// Patch 16: a connection to a session's passive port from another address
+// is closed and the transfer waits for the client's own: the thief gets
+// nothing and the client's transfer succeeds (upstream failed it with 425).
+func TestPatchPassiveTheft(t *testing.T) {
+	driver := &TestServerDriver{Settings: &Settings{PasvConnectionsCheck: IPMatchRequired}}
+	server := NewTestServerWithTestDriver(t, driver)
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "f.txt"), []byte("the client's data"), 0o600))
+
+	client := loginRaw(t, server)
+	msg := client.cmd(StatusEnteringEPSV, "EPSV")
+
+	var port int
+	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+	require.NoError(t, err, msg)
+
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	thief, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", addr)
+	require.NoError(t, err)
+
+	defer func() { _ = thief.Close() }()
+
+	data, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+
+	_, err = client.text.Cmd("RETR f.txt")
+	require.NoError(t, err)
+	client.expect(StatusFileStatusOK)
+
+	got, err := io.ReadAll(data)
+	require.NoError(t, err)
+	require.Equal(t, "the client's data", string(got))
+	client.expect(StatusClosingDataConn)
+
+	_ = thief.SetReadDeadline(time.Now().Add(5 * time.Second))
+	stolen, _ := io.ReadAll(thief) // closed (or reset) by the server
+	require.Empty(t, stolen)
+}

@@ -305,26 +305,37 @@ func (p *passiveTransferHandler) ConnectionWait(wait time.Duration) (net.Conn, e
 		return nil, fmt.Errorf("failed to set deadline: %w", err)
 	}
 
-	p.connection, err = p.listener.Accept()
-	if err != nil {
-		return nil, fmt.Errorf("failed to accept passive transfer connection: %w", err)
+	// s3ftp patch: a connection from an address the check refuses (another
+	// host connecting to this session's port: passive port theft) is
+	// closed and logged, and the wait goes on for the client's own until
+	// the deadline. Upstream took the first connection and failed the
+	// transfer with it, so a thief could spoil every transfer.
+	for {
+		conn, errAccept := p.listener.Accept()
+		if errAccept != nil {
+			return nil, fmt.Errorf("failed to accept passive transfer connection: %w", errAccept)
+		}
+
+		ipAddress, errIP := getIPFromRemoteAddr(conn.RemoteAddr())
+		if errIP != nil {
+			p.logger.Warn("Could get remote passive IP address", "err", errIP)
+			_ = conn.Close()
+
+			return nil, errIP
+		}
+
+		if errCheck := p.checkDataConn(ipAddress, DataChannelPassive); errCheck != nil {
+			p.logger.Warn("Passive data connection refused, waiting for the client's own",
+				"remote", conn.RemoteAddr().String(), "err", errCheck)
+			_ = conn.Close()
+
+			continue
+		}
+
+		p.connection = conn
+
+		return p.connection, nil
 	}
-
-	ipAddress, err := getIPFromRemoteAddr(p.connection.RemoteAddr())
-	if err != nil {
-		p.logger.Warn("Could get remote passive IP address", "err", err)
-
-		return nil, err
-	}
-
-	if err := p.checkDataConn(ipAddress, DataChannelPassive); err != nil {
-		// we don't want to expose the full error to the client, we just log it
-		p.logger.Warn("Could not validate passive data connection requirement", "err", err)
-
-		return nil, &ipValidationError{error: "data connection security requirements not met"}
-	}
-
-	return p.connection, nil
 }
 
 func (p *passiveTransferHandler) GetInfo() string {
