@@ -66,6 +66,7 @@ type env struct {
 	Pass   string
 	// Passwords holds every user's password by name.
 	Passwords map[string]string
+	config    string // the gateway's configuration file, for restart
 }
 
 // start runs a gateway for one user, dev (prefix dev/), in a fresh bucket
@@ -96,9 +97,16 @@ func startUsers(t testing.TB, srv *s3test.Server, users []string, extra ...strin
 	if !hasKey(extra, "s3-timeout") {
 		extra = append(extra, "s3-timeout: 3s")
 	}
-	config := s3ftpbin.WriteConfig(t, dataDir, p.URL(), srv.AccessKey, srv.SecretKey, extra...)
-	e.Process = s3ftpbin.Start(t, srv.Name, binary, "serve", "--config", config)
+	e.config = s3ftpbin.WriteConfig(t, dataDir, p.URL(), srv.AccessKey, srv.SecretKey, extra...)
+	e.Process = s3ftpbin.Start(t, srv.Name, binary, "serve", "--config", e.config)
 	return e
+}
+
+// restart starts the gateway again with the same configuration and data
+// directory (its users, its upload journal) after Kill.
+func (e *env) restart(t testing.TB) {
+	t.Helper()
+	e.Process = s3ftpbin.Start(t, e.S3.Name, binary, "serve", "--config", e.config)
 }
 
 func hasKey(lines []string, key string) bool {
@@ -292,14 +300,17 @@ func requireFailure(t testing.TB, what string, err error) int {
 }
 
 // requireTransient is requireFailure that also wants a transient reply
-// (421, 425, 426, 450 or 451: the ones a device retries).
-func requireTransient(t testing.TB, what string, err error) {
+// (421, 425, 426, 450 or 451: the ones a device retries; a 5xx tells it
+// the file is refused for good) and returns its code.
+func requireTransient(t testing.TB, what string, err error) int {
 	t.Helper()
-	switch code := requireFailure(t, what, err); code {
+	code := requireFailure(t, what, err)
+	switch code {
 	case 0, 421, 425, 426, 450, 451:
 	default:
 		t.Errorf("%s: reply %d %q, want a transient one (421/426/451)", what, code, err)
 	}
+	return code
 }
 
 // figure prints a measurement line that test/run and docs/reliability.md

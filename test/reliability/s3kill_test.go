@@ -102,7 +102,7 @@ func TestS3Killed(t *testing.T) {
 	e.waitUpload(t, "/killed.bin")
 	v.kill()
 	err := <-done
-	requireFailure(t, "STOR with S3 killed", err)
+	requireTransient(t, "STOR with S3 killed", err)
 	time.Sleep(2 * time.Second)
 	v.start(t)
 	storeAfter(t, e, "/after-kill.txt")

@@ -60,7 +60,7 @@ func TestS3SlowAndThrottled(t *testing.T) {
 		begin := time.Now()
 		err := c.Stor("/throttled.txt", strings.NewReader("never stored"))
 		took := time.Since(begin)
-		requireFailure(t, "STOR while S3 answers SlowDown to everything", err)
+		requireTransient(t, "STOR while S3 answers SlowDown to everything", err)
 		tries := e.Proxy.Stats().SlowDowns - before.SlowDowns
 		figure(t, "s3-throttled: a 1-request STOR against an S3 always answering SlowDown: %d attempts in %v, reply %q", tries, took.Round(100*time.Millisecond), reason(err))
 		if tries < 2 || tries > 5 {
@@ -81,7 +81,7 @@ func TestS3SlowAndThrottled(t *testing.T) {
 			name := fmt.Sprintf("/t%02d.txt", i)
 			body := strings.Repeat(name, 100)
 			if err := c.Stor(name, strings.NewReader(body)); err != nil {
-				requireFailure(t, "STOR "+name, err)
+				requireTransient(t, "STOR "+name, err)
 				failed++
 				continue
 			}
@@ -104,7 +104,7 @@ func TestS3SlowAndThrottled(t *testing.T) {
 		_, err := c.List("/")
 		took := time.Since(begin)
 		e.Proxy.Resume()
-		requireFailure(t, "LIST while S3 is stalled (s3-timeout 3s)", err)
+		requireTransient(t, "LIST while S3 is stalled (s3-timeout 3s)", err)
 		figure(t, "s3-stalled: LIST against a stalled S3 answered after %v with %q (s3-timeout 3s)", took.Round(100*time.Millisecond), reason(err))
 		if took > 30*time.Second {
 			t.Errorf("LIST against a stalled S3 took %v with s3-timeout 3s", took)
