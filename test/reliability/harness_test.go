@@ -37,21 +37,9 @@ import (
 // binary is the s3ftp binary TestMain builds.
 var binary string
 
-// defects runs the tests that show defects not fixed yet (they fail).
-var defects = flag.Bool("reliability.defects", false, "also run the tests that show open defects (they fail until fixed)")
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(s3ftpbin.Main(m, &binary))
-}
-
-// requireDefects skips a test that shows an open defect unless
-// -reliability.defects is given; issue names the issue item that covers it.
-func requireDefects(t testing.TB, issue string) {
-	t.Helper()
-	if !*defects {
-		t.Skipf("shows an open defect (%s); run with -reliability.defects", issue)
-	}
 }
 
 // env is a running gateway whose S3 traffic goes through a fault proxy.
