@@ -176,7 +176,7 @@ var outages = []outage{
 // TestS3Unreachable makes S3 unreachable (connections reset, new ones
 // refused) at login and in the middle of STOR, RETR and LIST: the client
 // gets a transient error reply (451 or 421, which a device retries; it was
-// 550, permanent, before ftpserverlib patch 15) with a reason, the gateway stays up, no object is
+// 550, permanent, before ftpserverlib patch 17) with a reason, the gateway stays up, no object is
 // left behind, its goroutines and fds come back, and the next operation
 // succeeds once S3 is back.
 func TestS3Unreachable(t *testing.T) {

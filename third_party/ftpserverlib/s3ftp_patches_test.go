@@ -977,7 +977,7 @@ func (d *reasonDriver) ClientDisconnected(cc ClientContext) {
 	d.reasons <- cc.(interface{ DisconnectReason() error }).DisconnectReason()
 }
 
-// Patch 14: a command line must be complete within the idle timeout: a
+// Patch 16: a command line must be complete within the idle timeout: a
 // client sending a byte at a time, never a newline, is closed with 421 like
 // a silent one (upstream took the bytes read at the deadline as a command
 // and waited again); the driver is told why, as for a line over 4,096
@@ -1073,7 +1073,7 @@ func (d unreachable) Mkdir(name string, perm os.FileMode) error {
 	return d.TestClientDriver.Mkdir(name, perm)
 }
 
-// Patch 15: a driver error wrapping ErrTransient is answered 451 (try again)
+// Patch 17: a driver error wrapping ErrTransient is answered 451 (try again)
 // where upstream answered 550 (permanent), and 421 to PASS; other errors
 // keep their codes.
 func TestPatchTransientErrors(t *testing.T) {
@@ -1117,7 +1117,7 @@ func TestPatchTransientErrors(t *testing.T) {
 	require.Contains(t, msg, "user store unreachable")
 }
 
-// Patch 16: a connection to a session's passive port from another address
+// Patch 18: a connection to a session's passive port from another address
 // is closed and the transfer waits for the client's own: the thief gets
 // nothing and the client's transfer succeeds (upstream failed it with 425).
 func TestPatchPassiveTheft(t *testing.T) {

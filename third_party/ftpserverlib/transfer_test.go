@@ -1372,7 +1372,7 @@ func TestPASVIPMatch(t *testing.T) {
 	}
 
 	server := NewTestServer(t, false)
-	server.settings.ConnectionTimeout = 1 // s3ftp patch 16: the wait for the client's own connection
+	server.settings.ConnectionTimeout = 1 // s3ftp patch 18: the wait for the client's own connection
 
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	conn, err := dialer.DialContext(t.Context(), "tcp", server.Addr())
@@ -1431,7 +1431,7 @@ func TestPASVIPMatch(t *testing.T) {
 		resp = string(buf[:readBytes])
 
 		if mode == IPMatchRequired {
-			// s3ftp patch 16: the foreign connection is closed and the
+			// s3ftp patch 18: the foreign connection is closed and the
 			// transfer waits for the client's own until the timeout
 			require.True(t, strings.HasPrefix(resp, "425 failed to accept passive transfer connection"), resp)
 		} else {
