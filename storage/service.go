@@ -95,6 +95,9 @@ type Settings struct {
 	// failed aborts are still retried, but a killed process's uploads are
 	// left to the bucket's lifecycle rule.
 	UploadJournal string
+	// SweepInterval is how often RunSweeper aborts the multipart uploads
+	// left over (those whose abort failed). Default 1 min, at least 1 s.
+	SweepInterval time.Duration
 	// Logger receives the Service's own errors (journal writes, uploads
 	// given up). Default: discard.
 	Logger *slog.Logger
@@ -152,6 +155,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.RenameLimit == 0 {
 		s.RenameLimit = 1000
+	}
+	if s.SweepInterval == 0 {
+		s.SweepInterval = time.Minute
+	}
+	if s.SweepInterval < time.Second {
+		return bad("SweepInterval", "%v: must be at least 1s", s.SweepInterval)
 	}
 	if s.RenameLimit < 0 {
 		return bad("RenameLimit", "must not be negative")

@@ -247,10 +247,10 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 // Service opening it to abort. The Service must not be used after Close.
 func (s *Service) Close() error { return s.uploads.close() }
 
-// RunSweeper calls Sweep now and then every interval until ctx is done,
-// logging what it aborted and what failed, on log.
-func (s *Service) RunSweeper(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
+// RunSweeper calls Sweep now and then every Settings.SweepInterval until
+// ctx is done, logging what it aborted and what failed, on log.
+func (s *Service) RunSweeper(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(s.set.SweepInterval)
 	defer t.Stop()
 	for {
 		n, err := s.Sweep(ctx)

@@ -82,6 +82,7 @@ type Config struct {
 	S3Timeout       time.Duration `key:"s3-timeout" help:"timeout of each S3 metadata request"`
 	MultipartHashes string        `key:"multipart-hashes" help:"keep the digests of multipart uploads for HASH: none (HASH reads the object) or copy (a server-side copy of the object onto itself at upload)"`
 	RenameLimit     int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
+	UploadSweep     time.Duration `key:"upload-sweep-interval" help:"how often multipart uploads whose abort failed (S3 down) are aborted again; those a killed gateway left are aborted at start"`
 
 	S3DownloadConcurrency int      `key:"s3-download-concurrency" help:"ranged GETs of one download in flight at once (1: one streaming GET per download); memory per download is at most this × s3-download-chunk-size"`
 	S3DownloadChunkSize   byteSize `key:"s3-download-chunk-size" help:"size of each ranged GET of a download larger than one chunk (256KiB-512MiB)"`
@@ -121,6 +122,7 @@ func defaultConfig(withFile bool) Config {
 		S3Concurrency:      2,
 		S3Timeout:          30 * time.Second,
 		RenameLimit:        1000,
+		UploadSweep:        time.Minute,
 		MaxSessions:        1000,
 		MultipartHashes:    "none",
 		LoginMaxFailures:   10,

@@ -119,6 +119,7 @@ func TestConfigErrors(t *testing.T) {
 		{"data timeout", "", []string{"--data-timeout", "500ms"}, nil, "data-timeout: must be at least 1s"},
 		{"legacy charset", "", []string{"--legacy-charset", "klingon"}, nil, "legacy-charset: "},
 		{"login timeout", "", []string{"--login-timeout", "500ms"}, nil, "login-timeout: must be at least 1s"},
+		{"upload sweep interval", "", []string{"--upload-sweep-interval", "500ms"}, nil, "upload-sweep-interval: 500ms: must be at least 1s"},
 		{"passive ports share", "", []string{"--passive-ports-share", "101"}, nil, "passive-ports-share: must be 1-100"},
 		{"unauthenticated per ip", "", []string{"--max-unauthenticated-per-ip", "-1"}, nil, "max-unauthenticated-per-ip: must not be negative"},
 		{"banner", "banner: \"two\\nlines\"\n", nil, nil, "banner: must be a single line"},

@@ -197,19 +197,15 @@ func (c *loadedConfig) storageSettings(checksums storage.ChecksumMode) storage.S
 	return storage.Settings{
 		PartSize: int64(c.S3PartSize), Concurrency: c.S3Concurrency, Checksums: checksums,
 		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit, MultipartHashes: c.multipartHashes,
-		UploadJournal:       filepath.Join(c.DataDir, uploadJournalFile),
+		UploadJournal: filepath.Join(c.DataDir, uploadJournalFile), SweepInterval: c.UploadSweep,
 		DownloadConcurrency: c.S3DownloadConcurrency, DownloadChunkSize: int64(c.S3DownloadChunkSize),
 	}
 }
 
 // uploadJournalFile, in data-dir, records the multipart uploads this gateway
 // started, so that those a crash left behind are aborted at the next start
-// (storage.Settings.UploadJournal); sweepInterval is how often the uploads
-// whose abort failed are retried.
-const (
-	uploadJournalFile = "multipart-uploads.json"
-	sweepInterval     = time.Minute
-)
+// (storage.Settings.UploadJournal).
+const uploadJournalFile = "multipart-uploads.json"
 
 // gatewaySettings returns the FTP server settings of c.
 func (c *loadedConfig) gatewaySettings() gateway.Settings {
@@ -245,6 +241,7 @@ var settingKeys = map[string]string{
 	"DownloadChunkSize":       "s3-download-chunk-size",
 	"RenameLimit":             "rename-limit",
 	"MultipartHashes":         "multipart-hashes",
+	"SweepInterval":           "upload-sweep-interval",
 	"IdleTimeout":             "idle-timeout",
 	"ConnectionTimeout":       "data-timeout",
 	"UploadEndGrace":          "upload-end-grace",
@@ -340,7 +337,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
-		svc.RunSweeper(sweepCtx, sweepInterval, set.Logger)
+		svc.RunSweeper(sweepCtx, set.Logger)
 	}()
 	defer func() {
 		stopSweeper()

@@ -202,13 +202,13 @@ func TestS3Unreachable(t *testing.T) {
 // TestS3UnreachableAbort takes S3 away between the parts of a multipart
 // upload and brings it back: the gateway must abort the multipart upload
 // once S3 is back: the abort it tried while S3 was down is retried by its
-// sweeper (every minute).
+// sweeper (every upload-sweep-interval, 2 s here).
 func TestS3UnreachableAbort(t *testing.T) {
 	t.Parallel()
-	e := start(t, s3test.Fake(t))
+	e := start(t, s3test.Fake(t), "upload-sweep-interval: 2s")
 	requireTransient(t, "STOR with S3 gone after part 1", outages[1].run(t, e))
 	e.Proxy.Up()
-	deadline := time.Now().Add(90 * time.Second) // the sweeper's round, and its requests
+	deadline := time.Now().Add(30 * time.Second) // the sweeper's rounds, and their requests
 	for len(e.uploads(t)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Second)
 	}

@@ -90,11 +90,12 @@ func (v *versity) kill() {
 // upload and starts it again: the client gets an error reply, the gateway
 // stays up and works once S3 is back, no object appears, and no multipart
 // upload remains: the abort that failed while S3 was down is retried by the
-// gateway's sweeper (every minute, see storage.Service.RunSweeper).
+// gateway's sweeper (every upload-sweep-interval, 2 s here; see
+// storage.Service.RunSweeper).
 func TestS3Killed(t *testing.T) {
 	t.Parallel()
 	v := startVersity(t)
-	e := start(t, v.srv)
+	e := start(t, v.srv, "upload-sweep-interval: 2s")
 	storeAfter(t, e, "/warm-up.txt")
 	c := e.login(t)
 	done := make(chan error, 1)
@@ -107,7 +108,7 @@ func TestS3Killed(t *testing.T) {
 	v.start(t)
 	storeAfter(t, e, "/after-kill.txt")
 	e.requireCleanObject(t, "/killed.bin")
-	const wait = 90 * time.Second // the sweeper's one-minute round, and its requests
+	const wait = 30 * time.Second // the sweeper's rounds, and their requests
 	deadline := time.Now().Add(wait)
 	left := e.uploads(t)
 	for len(left) > 0 && time.Now().Before(deadline) {
