@@ -115,7 +115,7 @@ func TestS3Killed(t *testing.T) {
 		time.Sleep(time.Second)
 		left = e.uploads(t)
 	}
-	figure(t, "s3-killed: versitygw SIGKILLed mid-upload: reply %q; multipart uploads left %v after restart: %d", reason(err), wait, len(left))
+	figure(t, "s3-killed: versitygw SIGKILLed mid-upload: reply %q; multipart uploads left after the restart (waiting up to %v for the sweeper): %d", reason(err), wait, len(left))
 	if len(left) > 0 {
 		t.Errorf("multipart uploads left behind after S3 restart: %q (the failed abort was not retried)", left)
 	}
