@@ -173,6 +173,31 @@ func (e *env) uploads(t testing.TB) []string {
 	return keys
 }
 
+// waitPart waits until the multipart upload of name has a part in S3.
+func (e *env) waitPart(t *testing.T, name string) {
+	t.Helper()
+	key := e.Prefix + strings.TrimPrefix(name, "/")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := e.Direct.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &e.Bucket, Prefix: &key})
+		if err == nil {
+			for _, u := range out.Uploads {
+				parts, perr := e.Direct.ListParts(ctx, &s3.ListPartsInput{Bucket: &e.Bucket, Key: u.Key, UploadId: u.UploadId})
+				if perr == nil && len(parts.Parts) > 0 {
+					cancel()
+					return
+				}
+			}
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("no part of a multipart upload of %s in S3 (last error: %v)", key, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // requireClean fails the test if S3 holds an object or a multipart upload
 // for the FTP path name.
 func (e *env) requireClean(t testing.TB, name string) {
