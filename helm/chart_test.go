@@ -30,6 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 
@@ -211,16 +212,35 @@ func one[T runtime.Object](t testing.TB, m *manifests) T {
 	return v[0]
 }
 
-// gateway returns the Deployment and its s3ftp container.
-func (m *manifests) gateway(t testing.TB) (*appsv1.Deployment, *corev1.Container) {
+// workload is the object running the gateway pods: a Deployment (one
+// replica, or hostNetwork) or, in the replica layout, a StatefulSet.
+type workload struct {
+	Kind, Name string
+	Replicas   *int32
+	Selector   *metav1.LabelSelector
+	Template   *corev1.PodTemplateSpec
+}
+
+// gateway returns the only gateway workload and its s3ftp container.
+func (m *manifests) gateway(t testing.TB) (*workload, *corev1.Container) {
 	t.Helper()
-	d := one[*appsv1.Deployment](t, m)
-	for i := range d.Spec.Template.Spec.Containers {
-		if c := &d.Spec.Template.Spec.Containers[i]; c.Name == "s3ftp" {
-			return d, c
+	var ws []*workload
+	for _, d := range all[*appsv1.Deployment](m) {
+		ws = append(ws, &workload{"Deployment", d.Name, d.Spec.Replicas, d.Spec.Selector, &d.Spec.Template})
+	}
+	for _, s := range all[*appsv1.StatefulSet](m) {
+		ws = append(ws, &workload{"StatefulSet", s.Name, s.Spec.Replicas, s.Spec.Selector, &s.Spec.Template})
+	}
+	if len(ws) != 1 {
+		t.Fatalf("want exactly one Deployment or StatefulSet, rendered %d", len(ws))
+	}
+	w := ws[0]
+	for i := range w.Template.Spec.Containers {
+		if c := &w.Template.Spec.Containers[i]; c.Name == "s3ftp" {
+			return w, c
 		}
 	}
-	t.Fatalf("Deployment %s has no container s3ftp", d.Name)
+	t.Fatalf("%s %s has no container s3ftp", w.Kind, w.Name)
 	return nil, nil
 }
 

@@ -54,7 +54,7 @@ func TestDockerfileMatchesChart(t *testing.T) {
 	if len(c.Command) != 0 {
 		t.Errorf("the chart overrides the image's entrypoint with %v", c.Command)
 	}
-	psc := d.Spec.Template.Spec.SecurityContext
+	psc := d.Template.Spec.SecurityContext
 	if len(user) != 2 || psc.RunAsUser == nil || psc.RunAsGroup == nil ||
 		user[0] != strconv.FormatInt(*psc.RunAsUser, 10) || user[1] != strconv.FormatInt(*psc.RunAsGroup, 10) {
 		t.Errorf("Dockerfile USER %v, pod runs as %v:%v", user, psc.RunAsUser, psc.RunAsGroup)

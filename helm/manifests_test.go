@@ -36,14 +36,15 @@ type deployment struct {
 	users       int // initial users, one Job each
 	tls         bool
 	proxy       bool     // PROXY protocol from the load balancer (proxy-trusted-cidrs)
+	peers       []string // the replica layout (a StatefulSet): its peer networks; nil for a Deployment
 	extras      []string // optional kinds rendered: ServiceMonitor, NetworkPolicy
 }
 
 var deployments = []deployment{
 	{file: "default-values.yaml", replicas: 1, serviceType: corev1.ServiceTypeClusterIP, affinity: corev1.ServiceAffinityClientIP,
 		passive: [2]int32{30000, 30009}, secret: "gw-s3ftp", secretKeys: []string{"S3FTP_API_TOKEN"}, pvc: true},
-	{file: "existingsecret-values.yaml", replicas: 2, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityClientIP,
-		publicHost: "ftp.example.org", passive: [2]int32{30000, 30009}, secret: "s3ftp-credentials"},
+	{file: "existingsecret-values.yaml", replicas: 2, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityNone,
+		publicHost: "ftp.example.org", passive: [2]int32{30000, 30009}, secret: "s3ftp-credentials", peers: []string{"10.0.0.0/8"}},
 	{file: "hostnetwork-values.yaml", replicas: 2, passive: [2]int32{21100, 21149}, secret: "gw-s3ftp",
 		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_DB_URL", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}},
 	{file: "irsa-values.yaml", replicas: 1, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityClientIP,
@@ -56,9 +57,9 @@ var deployments = []deployment{
 	{file: "nodeport-values.yaml", replicas: 1, serviceType: corev1.ServiceTypeNodePort, affinity: corev1.ServiceAffinityNone,
 		hostIP: true, passive: [2]int32{30100, 30149}, secret: "gw-s3ftp",
 		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}, pvc: true},
-	{file: "postgres-replicas-values.yaml", replicas: 3, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityClientIP,
+	{file: "postgres-replicas-values.yaml", replicas: 3, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityNone,
 		publicHost: "ftp.example.com", passive: [2]int32{30000, 30009}, secret: "gw-s3ftp",
-		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_DB_URL", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}},
+		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_DB_URL", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}, peers: []string{"10.244.0.0/16"}},
 }
 
 // TestDeploymentsCovered keeps the table above and ci/ in step.
@@ -82,6 +83,7 @@ func TestManifests(t *testing.T) {
 			checkMetadata(t, m)
 			cfg := gatewayConfig(t, m)
 			checkGateway(t, m, want, cfg)
+			checkReplicas(t, m, want, cfg)
 			checkServices(t, m, want)
 			checkSecret(t, m, want)
 			checkUsersJobs(t, m, want)
@@ -133,7 +135,7 @@ func checkMetadata(t *testing.T, m *manifests) {
 func gatewayConfig(t *testing.T, m *manifests) map[string]any {
 	t.Helper()
 	d, _ := m.gateway(t)
-	for _, v := range d.Spec.Template.Spec.Volumes {
+	for _, v := range d.Template.Spec.Volumes {
 		if v.ConfigMap == nil {
 			continue
 		}
@@ -166,13 +168,13 @@ func configString(t *testing.T, cfg map[string]any, key string) string {
 func checkGateway(t *testing.T, m *manifests, want deployment, cfg map[string]any) {
 	t.Helper()
 	d, c := m.gateway(t)
-	pod := d.Spec.Template.Spec
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != want.replicas {
-		t.Errorf("replicas %v, want %d", d.Spec.Replicas, want.replicas)
+	pod := d.Template.Spec
+	if d.Replicas == nil || *d.Replicas != want.replicas {
+		t.Errorf("replicas %v, want %d", d.Replicas, want.replicas)
 	}
-	sel, err := metaSelector(d.Spec.Selector.MatchLabels)
-	if err != nil || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-		t.Errorf("Deployment selector %v does not select its pods %v (%v)", d.Spec.Selector.MatchLabels, d.Spec.Template.Labels, err)
+	sel, err := metaSelector(d.Selector.MatchLabels)
+	if err != nil || !sel.Matches(labels.Set(d.Template.Labels)) {
+		t.Errorf("%s selector %v does not select its pods %v (%v)", d.Kind, d.Selector.MatchLabels, d.Template.Labels, err)
 	}
 
 	// Draining: preStop sleep, then shutdown-timeout for transfers, then 15 s
@@ -309,6 +311,71 @@ func checkGateway(t *testing.T, m *manifests, want deployment, cfg map[string]an
 	}
 }
 
+// checkReplicas checks the replica layout: a StatefulSet whose serviceName
+// is a headless Service selecting its pods (their DNS names, ready or not),
+// each pod's replica index from its pod-index label, and a configuration
+// naming the replica count, the peer networks and peers that resolve, for
+// each index, to that pod's DNS name. Other layouts render a Deployment and
+// none of it.
+func checkReplicas(t *testing.T, m *manifests, want deployment, cfg map[string]any) {
+	t.Helper()
+	w, c := m.gateway(t)
+	peersSvc := m.service("peers")
+	replicaKeys := []string{"replicas", "replica-index", "peers", "peer-networks"}
+	if want.peers == nil {
+		if w.Kind != "Deployment" || peersSvc != nil {
+			t.Errorf("%s, peers Service %v: want a Deployment and no peers Service", w.Kind, peersSvc)
+		}
+		for _, k := range replicaKeys {
+			if _, ok := cfg[k]; ok {
+				t.Errorf("config key %s outside the replica layout", k)
+			}
+		}
+		return
+	}
+	var sts *appsv1.StatefulSet
+	if s := all[*appsv1.StatefulSet](m); len(s) == 1 {
+		sts = s[0]
+	}
+	if w.Kind != "StatefulSet" || sts == nil {
+		t.Fatalf("%s: want a StatefulSet for %d replicas", w.Kind, want.replicas)
+	}
+	if peersSvc == nil || sts.Spec.ServiceName != peersSvc.Name || peersSvc.Spec.ClusterIP != corev1.ClusterIPNone ||
+		!peersSvc.Spec.PublishNotReadyAddresses || !selects(peersSvc.Spec.Selector, w) {
+		t.Fatalf("StatefulSet serviceName %q, peers Service %+v: want a headless Service of that name selecting the pods, not ready ones included",
+			sts.Spec.ServiceName, peersSvc)
+	}
+	if sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement || sts.Spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType {
+		t.Errorf("podManagementPolicy %s, updateStrategy %s: want Parallel, RollingUpdate", sts.Spec.PodManagementPolicy, sts.Spec.UpdateStrategy.Type)
+	}
+	if n, ok := cfg["replicas"].(int); !ok || int32(n) != want.replicas {
+		t.Errorf("config replicas %v, want %d", cfg["replicas"], want.replicas)
+	}
+	if _, ok := cfg["replica-index"]; ok {
+		t.Error("config sets replica-index: every pod shares it, the index comes from each pod")
+	}
+	if got := fmt.Sprint(cfg["peer-networks"]); got != fmt.Sprint(want.peers) {
+		t.Errorf("config peer-networks %s, want %v", got, want.peers)
+	}
+	peers, _ := cfg["peers"].([]any)
+	if len(peers) != 1 {
+		t.Fatalf("config peers %v: want one {index} template", cfg["peers"])
+	}
+	for i := range want.replicas {
+		got := strings.ReplaceAll(fmt.Sprint(peers[0]), "{index}", fmt.Sprint(i))
+		if wantHost := fmt.Sprintf("%s-%d.%s.%s.svc", sts.Name, i, peersSvc.Name, namespace); got != wantHost {
+			t.Errorf("peer %d: %s, want the pod's DNS name %s", i, got, wantHost)
+		}
+	}
+	index := slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		return e.Name == "S3FTP_REPLICA_INDEX" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil &&
+			e.ValueFrom.FieldRef.FieldPath == "metadata.labels['"+appsv1.PodIndexLabel+"']"
+	})
+	if !index {
+		t.Errorf("env %v: want S3FTP_REPLICA_INDEX from the pod's %s label", c.Env, appsv1.PodIndexLabel)
+	}
+}
+
 // metaSelector returns the selector of matchLabels.
 func metaSelector(matchLabels map[string]string) (labels.Selector, error) {
 	if len(matchLabels) == 0 {
@@ -318,9 +385,9 @@ func metaSelector(matchLabels map[string]string) (labels.Selector, error) {
 }
 
 // selects reports whether matchLabels selects the pods of d.
-func selects(matchLabels map[string]string, d *appsv1.Deployment) bool {
+func selects(matchLabels map[string]string, d *workload) bool {
 	sel, err := metaSelector(matchLabels)
-	return err == nil && sel.Matches(labels.Set(d.Spec.Template.Labels))
+	return err == nil && sel.Matches(labels.Set(d.Template.Labels))
 }
 
 // checkServices checks the FTP Service (control port 21 → 2121, every

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -29,15 +31,27 @@ type mount struct {
 	writable  bool
 }
 
-// newPod builds the pod view of the container c of the Deployment in m.
-// secrets holds the Secrets the chart does not render (existingSecret, the
-// TLS Secret); hostIP answers fieldRef status.hostIP.
-func newPod(t *testing.T, m *manifests, secrets map[string]map[string][]byte, hostIP string) *pod {
+// downward answers the Downward API's fieldRefs: field path → value.
+type downward map[string]string
+
+// podFields are the fields of gateway pod number index (its ordinal in a
+// StatefulSet) on the node whose IP is hostIP.
+func podFields(hostIP string, index int) downward {
+	return downward{
+		"status.hostIP": hostIP,
+		"metadata.labels['" + appsv1.PodIndexLabel + "']": strconv.Itoa(index),
+	}
+}
+
+// newPod builds the pod view of the gateway container in m. secrets holds
+// the Secrets the chart does not render (existingSecret, the TLS Secret);
+// fields answers the Downward API's fieldRefs.
+func newPod(t *testing.T, m *manifests, secrets map[string]map[string][]byte, fields downward) *pod {
 	t.Helper()
 	d, c := m.gateway(t)
 	secretData := m.secretData(t, secrets)
 	vols := map[string]corev1.Volume{}
-	for _, v := range d.Spec.Template.Spec.Volumes {
+	for _, v := range d.Template.Spec.Volumes {
 		vols[v.Name] = v
 	}
 	p := &pod{}
@@ -80,7 +94,7 @@ func newPod(t *testing.T, m *manifests, secrets map[string]map[string][]byte, ho
 		}
 	}
 
-	p.env = containerEnv(t, c, secretData, hostIP)
+	p.env = containerEnv(t, c, secretData, fields)
 	for _, a := range c.Args {
 		p.args = append(p.args, p.path(t, a))
 	}
@@ -104,8 +118,8 @@ func (m *manifests) secretData(t *testing.T, secrets map[string]map[string][]byt
 }
 
 // containerEnv resolves the environment of c as the kubelet would: envFrom
-// Secrets, then env values, Secret keys and the node's IP (hostIP).
-func containerEnv(t *testing.T, c *corev1.Container, secretData func(string) map[string][]byte, hostIP string) []string {
+// Secrets, then env values, Secret keys and the Downward API's fields.
+func containerEnv(t *testing.T, c *corev1.Container, secretData func(string) map[string][]byte, fields downward) []string {
 	t.Helper()
 	var env []string
 	for _, ef := range c.EnvFrom {
@@ -128,8 +142,12 @@ func containerEnv(t *testing.T, c *corev1.Container, secretData func(string) map
 				t.Fatalf("env %s: Secret %s has no key %s", e.Name, ref.Name, ref.Key)
 			}
 			env = append(env, e.Name+"="+string(v))
-		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.hostIP":
-			env = append(env, e.Name+"="+hostIP)
+		case e.ValueFrom.FieldRef != nil:
+			v, ok := fields[e.ValueFrom.FieldRef.FieldPath]
+			if !ok {
+				t.Fatalf("env %s: field %s not simulated", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+			env = append(env, e.Name+"="+v)
 		default:
 			t.Fatalf("env %s: source %+v not simulated", e.Name, e.ValueFrom)
 		}

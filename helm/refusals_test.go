@@ -54,6 +54,15 @@ func TestRefusals(t *testing.T) {
 			want: []string{"terminationGracePeriodSeconds: 40 is too short", "50"}},
 		{name: "unknown key", args: []string{"--set", "s3.bukket=files"}, schema: true, want: []string{"bukket"}},
 		{name: "unknown service type", args: []string{"--set", "service.type=Ingress"}, schema: true, want: []string{"/service/type"}},
+		{name: "fewer passive ports than replicas", args: []string{"--set", "database.type=postgres,database.url=postgres://db/s3ftp,replicaCount=3," +
+			"ftp.passivePorts.start=30000,ftp.passivePorts.end=30001"},
+			want: []string{"ftp.passivePorts: 30000-30001 is 2 ports for replicaCount 3", "at least one port per replica"}},
+		{name: "replicas without peer networks", args: []string{"--set", "database.type=postgres,database.url=postgres://db/s3ftp,replicaCount=2",
+			"--set-json", "ftp.peerNetworks=[]"}, want: []string{"ftp.peerNetworks: empty"}},
+		{name: "peer network without prefix length", args: []string{"--set", "ftp.peerNetworks={10.0.0.1}"}, schema: true,
+			want: []string{"/ftp/peerNetworks/0"}},
+		{name: "Deployment strategy for a StatefulSet", args: []string{"--set", "database.type=postgres,database.url=postgres://db/s3ftp,replicaCount=2," +
+			"updateStrategy.type=Recreate"}, want: []string{"updateStrategy: a Deployment strategy, but with replicaCount 2 the chart renders a StatefulSet"}},
 		{name: "postgres without URL", args: []string{"--set", "database.type=postgres,replicaCount=3"}, schema: true, want: []string{"/database/url"}},
 		{name: "database URL with SQLite", args: []string{"--set", "database.url=postgres://db/s3ftp"}, schema: true, want: []string{"/database/url"}},
 		{name: "secrets beside existingSecret", args: []string{"--set", "existingSecret=creds,s3.accessKey=a,s3.secretKey=b"}, schema: true,

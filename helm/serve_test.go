@@ -62,7 +62,7 @@ func TestRenderedConfig(t *testing.T) {
 	for _, want := range deployments {
 		t.Run(want.file, func(t *testing.T) {
 			m := render(t, "-f", filepath.Join("ci", want.file))
-			p := newPod(t, m, operatorSecrets(t, ca), hostIP)
+			p := newPod(t, m, operatorSecrets(t, ca), podFields(hostIP, 0))
 			if len(p.args) == 0 || p.args[0] != "serve" {
 				t.Fatalf("container args %v, want serve ...", p.args)
 			}
@@ -149,7 +149,7 @@ func TestServeRendered(t *testing.T) {
 	}
 	m := render(t, "-f", file, "-f", overrideFile)
 
-	p := newPod(t, m, operatorSecrets(t, ca), "127.0.0.1")
+	p := newPod(t, m, operatorSecrets(t, ca), podFields("127.0.0.1", 0))
 	s3ftpbin.StartEnv(t, "chart", s3ftpBin, p.env, p.args...)
 	_, c := m.gateway(t)
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", containerPort(c, "http"))
@@ -165,7 +165,7 @@ func TestServeRendered(t *testing.T) {
 	var names, adminEnv []string
 	for _, j := range all[*batchv1.Job](m) {
 		jc := &j.Spec.Template.Spec.Containers[0]
-		env := containerEnv(t, jc, secretData, "")
+		env := containerEnv(t, jc, secretData, nil)
 		for i, kv := range env {
 			env[i] = strings.Replace(kv, "S3FTP_API_URL="+serviceURL, "S3FTP_API_URL="+apiURL, 1)
 		}
@@ -280,7 +280,17 @@ type ftpClient struct {
 // dialFTP connects to an FTP server and reads its greeting.
 func dialFTP(t *testing.T, addr string) *ftpClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return dialFTPFrom(t, nil, addr)
+}
+
+// dialFTPFrom is dialFTP from the local address from (nil: any).
+func dialFTPFrom(t *testing.T, from *net.TCPAddr, addr string) *ftpClient {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if from != nil {
+		d.LocalAddr = from
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ type Cluster struct {
 // settings (--replicas, --replica-index, --peers, --peer-networks).
 func HasReplicaFlags(bin string) bool {
 	out, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
-	for _, f := range []string{"--replicas", "--replica-index", "--peers", "--peer-networks"} {
+	for _, f := range []string{"-replicas", "-replica-index", "-peers", "-peer-networks"} {
 		if !strings.Contains(string(out), f) {
 			return false
 		}
@@ -59,7 +59,7 @@ func StartCluster(t testing.TB, cfg ClusterConfig) *Cluster {
 		c.Hosts = append(c.Hosts, fmt.Sprintf("127.0.0.%d", i+1))
 	}
 	nPassive := cfg.Replicas * cfg.SlicePorts
-	base := freeBlock(t, append(append([]string(nil), c.Hosts...), cfg.PublicHost), 2+nPassive)
+	base := FreeBlock(t, append(append([]string(nil), c.Hosts...), cfg.PublicHost), 2+nPassive)
 	c.ControlPort, c.APIPort = base, base+1
 	c.Passive = [2]int{base + 2, base + 1 + nPassive}
 	var networks []string
@@ -93,8 +93,16 @@ func StartCluster(t testing.TB, cfg ClusterConfig) *Cluster {
 
 // Slice returns the first and last passive port replica i gives out.
 func (c *Cluster) Slice(i int) (first, last int) {
-	n, p := len(c.Hosts), c.Passive[1]-c.Passive[0]+1
-	return c.Passive[0] + i*p/n, c.Passive[0] + (i+1)*p/n - 1
+	return SliceOf(c.Passive[0], c.Passive[1], len(c.Hosts), i)
+}
+
+// SliceOf returns the first and last port of replica i's slice of the
+// passive range start-end shared by n replicas, as the gateway cuts it:
+// consecutive slices, the later ones a port longer when n does not divide
+// the range.
+func SliceOf(start, end, n, i int) (first, last int) {
+	p := end - start + 1
+	return start + i*p/n, start + (i+1)*p/n - 1
 }
 
 // Ports returns the control port and every passive port.
@@ -106,11 +114,11 @@ func (c *Cluster) Ports() []int {
 	return ports
 }
 
-// freeBlock returns the first of n consecutive ports that every host can
+// FreeBlock returns the first of n consecutive ports that every host can
 // listen on now, below the NodePort and ephemeral ranges (20000-29999).
 // Another process may take one before the caller does; the replicas then
 // fail to start and the test says so.
-func freeBlock(t testing.TB, hosts []string, n int) int {
+func FreeBlock(t testing.TB, hosts []string, n int) int {
 	t.Helper()
 	for range 50 {
 		base := 20000 + rand.IntN(10000-n)

@@ -64,6 +64,45 @@ app.kubernetes.io/component: gateway
 {{- if eq .Values.database.type "sqlite" }}true{{ end }}
 {{- end }}
 
+{{/*
+"true" when the chart renders the replica layout: several pods behind one
+Service, each answering PASV with its own slice of the passive range and
+relaying a data connection that reaches it on another replica's port to
+that replica (docs/kubernetes.md, "Several replicas"). hostNetwork keeps its
+Deployment: each device is given one node's address, no Service is in the
+path.
+*/}}
+{{- define "s3ftp.replicated" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.hostNetwork) }}true{{ end }}
+{{- end }}
+
+{{/* The headless Service giving each replica a DNS name for its peers. */}}
+{{- define "s3ftp.peersServiceName" -}}
+{{- printf "%s-peers" (include "s3ftp.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The peers' addresses (the gateway's peers): the StatefulSet pod
+FULLNAME-{index} under the headless Service, the gateway putting each
+replica's index in place of {index}.
+*/}}
+{{- define "s3ftp.peers" -}}
+{{- printf "%s-{index}.%s.%s.svc" (include "s3ftp.fullname" .) (include "s3ftp.peersServiceName" .) .Release.Namespace }}
+{{- end }}
+
+{{/* The FTP Service's session affinity: service.sessionAffinity, else
+ClientIP with one pod and None in the replica layout (any replica serves
+any connection there). */}}
+{{- define "s3ftp.sessionAffinity" -}}
+{{- if .Values.service.sessionAffinity }}
+{{- .Values.service.sessionAffinity }}
+{{- else if include "s3ftp.replicated" . }}
+{{- "None" }}
+{{- else }}
+{{- "ClientIP" }}
+{{- end }}
+{{- end }}
+
 {{/* "true" when PASV advertises the node's IP (Downward API status.hostIP). */}}
 {{- define "s3ftp.publicHostFromNode" -}}
 {{- if .Values.ftp.publicHostFromNodeIP }}true{{ end }}
@@ -132,6 +171,11 @@ the chart derives from other values are set last (the schema refuses them in
 {{- if $v.ftp.proxyTrustedCIDRs }}
 {{- $_ := set $c "proxy-trusted-cidrs" $v.ftp.proxyTrustedCIDRs }}
 {{- end }}
+{{- if include "s3ftp.replicated" . }}
+{{- $_ := set $c "replicas" (int $v.replicaCount) }}
+{{- $_ := set $c "peers" (list (include "s3ftp.peers" .)) }}
+{{- $_ := set $c "peer-networks" $v.ftp.peerNetworks }}
+{{- end }}
 {{- $_ := set $c "api-listen" (printf "0.0.0.0:%d" (int $v.containerPorts.api)) }}
 {{- if $v.api.tokenHashes }}
 {{- $_ := set $c "api-token-hashes" $v.api.tokenHashes }}
@@ -194,6 +238,17 @@ values). Included by the Deployment; each failure names the values at fault.
 {{- end }}
 {{- if and (include "s3ftp.sqlite" .) (gt (int $v.replicaCount) 1) }}
 {{- fail (printf "replicaCount: %d pods cannot share SQLite; set database.type postgres or replicaCount: 1" (int $v.replicaCount)) }}
+{{- end }}
+{{- if include "s3ftp.replicated" . }}
+{{- if lt (add1 (sub $end $start) | int) (int $v.replicaCount) }}
+{{- fail (printf "ftp.passivePorts: %d-%d is %d ports for replicaCount %d; each replica answers PASV with its own slice of the range, so it needs at least one port per replica" $start $end (add1 (sub $end $start)) (int $v.replicaCount)) }}
+{{- end }}
+{{- if not $v.ftp.peerNetworks }}
+{{- fail "ftp.peerNetworks: empty; with replicaCount above 1 the replicas relay data connections to each other from the pod network, which it must name (CIDRs)" }}
+{{- end }}
+{{- if $v.updateStrategy }}
+{{- fail (printf "updateStrategy: a Deployment strategy, but with replicaCount %d the chart renders a StatefulSet, which replaces one pod at a time; remove updateStrategy" (int $v.replicaCount)) }}
+{{- end }}
 {{- end }}
 {{- range $name, $port := $v.containerPorts }}
 {{- if and (ge (int $port) $start) (le (int $port) $end) }}
