@@ -82,7 +82,7 @@ func (s *session) command(t *testing.T, host string, port int) *exec.Cmd {
 	switch s.client {
 	case "curl":
 		args := []string{"-sS", "--fail", "--interface", s.ip, "-u", s.user + ":" + s.password,
-			"--connect-timeout", "10", "--max-time", "120", "-w", "ACK %{url_effective} %{response_code}\n"}
+			"--connect-timeout", "60", "--max-time", "170", "-w", "ACK %{url_effective} %{response_code}\n"}
 		if s.mode == "pasv" {
 			args = append(args, "--disable-epsv")
 		}
@@ -92,7 +92,7 @@ func (s *session) command(t *testing.T, host string, port int) *exec.Cmd {
 		return exec.Command(requireTool(t, "curl"), args...)
 	case "lftp":
 		script := []string{
-			"set cmd:fail-exit yes", "set net:max-retries 1", "set net:timeout 20", "set ftp:ssl-allow no",
+			"set cmd:fail-exit yes", "set net:max-retries 1", "set net:timeout 60", "set ftp:ssl-allow no",
 			"set ftp:passive-mode on", "set ftp:prefer-epsv " + map[string]string{"pasv": "no", "epsv": "yes"}[s.mode],
 			"set net:socket-bind-ipv4 " + s.ip,
 			fmt.Sprintf("open -u %s,%s %s", s.user, s.password, url),

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/s3ftp/s3ftp/auth"
 	"github.com/s3ftp/s3ftp/auth/api"
 	"github.com/s3ftp/s3ftp/storage/s3test"
@@ -77,14 +79,22 @@ func newSetup(t *testing.T, replicas int) *setup {
 }
 
 // addUsers creates the user of each session, with the bucket's prefix
-// USER/ and the right to upload.
+// USER/ and the right to upload. Their passwords are bcrypt hashes of the
+// lowest cost: the test is about data connections, and thirty argon2id
+// logins at once on a busy two-core machine take longer than the clients
+// wait for a login.
 func (s *setup) addUsers(t *testing.T, sessions []*session) {
 	t.Helper()
 	perms := auth.PermUpload | auth.PermOverwrite | auth.PermList
 	for _, ss := range sessions {
 		prefix := ss.user + "/"
+		h, err := bcrypt.GenerateFromPassword([]byte(ss.password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash := string(h)
 		if _, err := s.admin.Create(t.Context(), ss.user, auth.UserPatch{
-			Password: &ss.password, Bucket: &s.objects.Bucket, Prefix: &prefix, Permissions: &perms,
+			PasswordHash: &hash, Bucket: &s.objects.Bucket, Prefix: &prefix, Permissions: &perms,
 		}); err != nil {
 			t.Fatalf("create %s: %v", ss.user, err)
 		}

@@ -29,7 +29,7 @@ def main():
     host, port, user, password, source, mode, delay = sys.argv[1:8]
     files = sys.argv[8:]
     try:
-        c = Client(source_address=(source, 0), timeout=30)
+        c = Client(source_address=(source, 0), timeout=60)
         c.mode = mode
         c.connect(host, int(port))
         c.login(user, password)
