@@ -45,7 +45,7 @@ func TestServeRenderedReplicas(t *testing.T) {
 	override := map[string]any{
 		"s3": map[string]any{
 			"endpoint": srv.Endpoint, "bucket": bucket, "accessKey": srv.AccessKey, "secretKey": srv.SecretKey,
-			"pathStyle": true,
+			"pathStyle": true, "region": "us-east-1", // versitygw's region
 		},
 		"database": map[string]any{"url": dbURL},
 		"ftp": map[string]any{
