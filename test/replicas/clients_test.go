@@ -116,10 +116,9 @@ func (s *session) command(t *testing.T, host string, port int) *exec.Cmd {
 	return nil
 }
 
-// run runs the session's client to the end, bounded by 3 minutes, and
-// records its output and exit.
-func (s *session) run(t *testing.T, host string, port int) {
-	cmd := s.command(t, host, port)
+// run runs cmd, the session's client (see command), to the end, bounded by
+// 3 minutes, and records its output and exit. It may run on any goroutine.
+func (s *session) run(cmd *exec.Cmd) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	go func() {
