@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"os"
 	"slices"
 	"strconv"
@@ -361,4 +363,113 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestRelayKilledMidUpload: a client's data connection reaches replica 1,
+// which relays it to replica 0, the owner of the port; replica 1 is killed
+// (SIGKILL) in the middle of the upload. The client must not be told 226
+// and no object may appear: the end of the relayed stream is not the end of
+// the file the client sent.
+func TestRelayKilledMidUpload(t *testing.T) {
+	s := newSetup(t, 3)
+	ss := &session{id: 50, user: "cam50", password: "pw-relay-killed", ip: "127.0.1.51"}
+	s.addUsers(t, []*session{ss})
+	from := &net.TCPAddr{IP: net.ParseIP(ss.ip)}
+	ctrl := dialControl(t, from, net.JoinHostPort(s.cluster.Hosts[0], strconv.Itoa(s.cluster.ControlPort)))
+	ctrl.cmd(331, "USER "+ss.user)
+	ctrl.cmd(230, "PASS "+ss.password)
+	ctrl.cmd(200, "TYPE I")
+	port := parseEPSVPort(t, ctrl.cmd(229, "EPSV"))
+	if first, last := s.cluster.Slice(0); port < first || port > last {
+		t.Fatalf("EPSV on replica 0 gave port %d, outside its slice %d-%d", port, first, last)
+	}
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: from}
+	data, err := d.Dial("tcp", net.JoinHostPort(s.cluster.Hosts[1], strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	ctrl.cmd(150, "STOR partial.bin")
+	chunk := make([]byte, 256<<10)
+	if _, err := data.Write(chunk); err != nil {
+		t.Fatal(err)
+	}
+	// Let the relay pass the first part on (were it slower, the owner would
+	// have none of it: the same case), then kill it: the owner sees its
+	// relayed connection end in the middle of the file.
+	time.Sleep(time.Second)
+	s.cluster.Procs[1].Kill(t)
+	_ = data.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	for range 16 { // the rest of the file, until the dead relay refuses it
+		if _, err := data.Write(chunk); err != nil {
+			break
+		}
+	}
+	data.Close()
+	code, msg := ctrl.reply()
+	if code == 226 {
+		t.Errorf("226 %s: the upload was acknowledged although its relay died after %d of its bytes", msg, len(chunk))
+	}
+	if got, err := s.objects.Get(ss.user + "/partial.bin"); err == nil {
+		t.Errorf("object %s/partial.bin exists with %d bytes: a partial object", ss.user, len(got))
+	}
+}
+
+// control is a raw FTP control connection, to see each reply.
+type control struct {
+	t  *testing.T
+	tp *textproto.Conn
+}
+
+// dialControl connects from the local address from to addr and reads the
+// greeting.
+func dialControl(t *testing.T, from *net.TCPAddr, addr string) *control {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: from}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
+	ctrl := &control{t: t, tp: textproto.NewConn(c)}
+	if code, msg := ctrl.reply(); code != 220 {
+		t.Fatalf("greeting %d %s", code, msg)
+	}
+	return ctrl
+}
+
+// cmd sends line and fails the test unless the reply has code.
+func (c *control) cmd(code int, line string) string {
+	c.t.Helper()
+	if err := c.tp.PrintfLine("%s", line); err != nil {
+		c.t.Fatal(err)
+	}
+	got, msg := c.reply()
+	if got != code {
+		c.t.Fatalf("%s: reply %d %s, want %d", strings.Fields(line)[0], got, msg, code)
+	}
+	return msg
+}
+
+// reply reads one reply.
+func (c *control) reply() (int, string) {
+	c.t.Helper()
+	code, msg, err := c.tp.ReadResponse(0)
+	if err != nil && code == 0 {
+		c.t.Fatalf("reading a reply: %v", err)
+	}
+	return code, msg
+}
+
+// parseEPSVPort returns the port of a 229 reply "(|||PORT|)".
+func parseEPSVPort(t *testing.T, msg string) int {
+	t.Helper()
+	_, rest, _ := strings.Cut(msg, "(|||")
+	p, _, _ := strings.Cut(rest, "|)")
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatalf("EPSV reply %q has no port", msg)
+	}
+	return port
 }
