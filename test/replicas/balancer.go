@@ -2,7 +2,15 @@
 // (127.0.0.1, 127.0.0.2...) behind Balancer, a TCP load balancer that picks a
 // replica for every connection it accepts, control and data alike, the way a
 // Kubernetes Service without session affinity does. Its tests drive real FTP
-// clients through the balancer (docs/kubernetes.md, "Several replicas").
+// clients through the balancer (docs/kubernetes.md, "Several replicas"):
+//
+//	go test ./test/replicas/                  # 30 sessions × 20 files, kill tests
+//	go test -short ./test/replicas/           # 12 × 5
+//	go test ./test/replicas/ -run TestReplicasBehindBalancer -replicas.sessions 60 -replicas.files 40
+//
+// They need PostgreSQL, versitygw, curl, lftp and python3, and skip without
+// them (fail with S3FTP_TEST_STRICT=1), or when the binary lacks the replica
+// settings.
 package replicas
 
 import (
