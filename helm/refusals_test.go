@@ -169,6 +169,7 @@ func TestSchemaConfigKeys(t *testing.T) {
 		"s3-bucket", "s3-region", "s3-endpoint", "s3-path-style", "s3-access-key", "s3-secret-key",
 		"db-url", "shutdown-timeout", "tls-cert", "tls-key", "tls-required", "ftps-implicit-listen",
 		"demo-user", "demo-password", "events-urls", "events-secret", "active-port-20",
+		"replicas", "replica-index", "peers", "peer-networks", // the replica layout (replica-index from each pod)
 	}
 	for _, k := range allowed {
 		if _, ok := effective[k]; !ok {
