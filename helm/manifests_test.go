@@ -59,7 +59,8 @@ var deployments = []deployment{
 		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}, pvc: true},
 	{file: "postgres-replicas-values.yaml", replicas: 3, serviceType: corev1.ServiceTypeLoadBalancer, affinity: corev1.ServiceAffinityNone,
 		publicHost: "ftp.example.com", passive: [2]int32{30000, 30009}, secret: "gw-s3ftp",
-		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_DB_URL", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}, peers: []string{"10.244.0.0/16"}},
+		secretKeys: []string{"S3FTP_API_TOKEN", "S3FTP_DB_URL", "S3FTP_S3_ACCESS_KEY", "S3FTP_S3_SECRET_KEY"}, peers: []string{"10.244.0.0/16"},
+		extras: []string{"NetworkPolicy"}},
 }
 
 // TestDeploymentsCovered keeps the table above and ci/ in step.
@@ -550,6 +551,22 @@ func checkExtras(t *testing.T, m *manifests, want deployment) {
 		for _, p := range c.Ports {
 			if !allowed(p.ContainerPort) {
 				t.Errorf("NetworkPolicy blocks container port %s (%d)", p.Name, p.ContainerPort)
+			}
+		}
+		// The replica layout: the replicas relay to each other's passive
+		// ports, whatever ftpFrom allows.
+		if want.peers != nil {
+			fromPeers := slices.ContainsFunc(np.Spec.Ingress, func(r networkingv1.NetworkPolicyIngressRule) bool {
+				peer := slices.ContainsFunc(r.From, func(f networkingv1.NetworkPolicyPeer) bool {
+					return f.PodSelector != nil && f.NamespaceSelector == nil && f.IPBlock == nil && selects(f.PodSelector.MatchLabels, d)
+				})
+				covers := slices.ContainsFunc(r.Ports, func(p networkingv1.NetworkPolicyPort) bool {
+					return p.Port != nil && p.Port.IntVal <= want.passive[0] && p.EndPort != nil && *p.EndPort >= want.passive[1]
+				})
+				return (len(r.From) == 0 || peer) && (len(r.Ports) == 0 || covers)
+			})
+			if !fromPeers {
+				t.Errorf("NetworkPolicy: no rule lets the replicas reach each other's passive ports %d-%d", want.passive[0], want.passive[1])
 			}
 		}
 	}
