@@ -122,8 +122,16 @@ func TestServeRenderedReplicas(t *testing.T) {
 		if err != nil || !bytes.Equal(got, payload) {
 			t.Errorf("%s through %s: object %s/%s: %d bytes (%v), want the %d uploaded", mode, relay, user, name, len(got), err, len(payload))
 		}
-		if !strings.Contains(metrics(t, fmt.Sprintf("http://%s:%d/metrics", relay, apiPort)), "s3ftp_relay_connections_total") {
-			t.Errorf("replica %s shows no s3ftp_relay_connections_total after relaying", relay)
+		// The relay counts a connection when both its sides have ended,
+		// which may be just after the 226.
+		counted := func() bool {
+			return strings.Contains(metrics(t, fmt.Sprintf("http://%s:%d/metrics", relay, apiPort)), "s3ftp_relay_connections_total")
+		}
+		for deadline := time.Now().Add(10 * time.Second); !counted() && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !counted() {
+			t.Errorf("replica %s shows no s3ftp_relay_connections_total 10 s after relaying", relay)
 		}
 	}
 	ftp.cmd(221, "QUIT")
