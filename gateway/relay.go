@@ -150,6 +150,11 @@ func (r *relay) pipe(client, raw net.Conn, target string) (up, down int64, err e
 	}
 	defer r.untrack(peer)
 	defer peer.Close()
+	// Until both directions end in order, a close of these sockets, the
+	// kernel's at this process's death included, must reset them (RST):
+	// a FIN would tell the owner the file is complete.
+	setLinger(peer, 0)
+	setLinger(raw, 0)
 	header := proxyproto.HeaderProxyFromAddrs(2, client.RemoteAddr(), client.LocalAddr())
 	_ = peer.SetWriteDeadline(time.Now().Add(set.ConnectionTimeout))
 	if _, err := header.WriteTo(peer); err != nil {
@@ -169,7 +174,21 @@ func (r *relay) pipe(client, raw net.Conn, target string) (up, down int64, err e
 	if err == nil {
 		err = upErr
 	}
+	if err == nil {
+		setLinger(peer, -1)
+		setLinger(raw, -1)
+	}
 	return up, down, err
+}
+
+// setLinger sets SO_LINGER on the TCP socket under conn.
+func setLinger(conn net.Conn, sec int) {
+	if pc, ok := conn.(*proxiedConn); ok {
+		conn = pc.Conn
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(sec)
+	}
 }
 
 // copyIdle copies src to dst through a buffer of relayBufferSize, failing
