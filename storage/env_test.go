@@ -160,7 +160,7 @@ const (
 )
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	op := operation(req)
+	op := s3test.Operation(req)
 	tr.mu.Lock()
 	tr.counts[op]++
 	n := tr.counts[op]
@@ -242,44 +242,6 @@ func (tr *transport) snapshot() map[string]int {
 		c[k] = v
 	}
 	return c
-}
-
-// operation names the S3 operation of req, e.g. "PutObject".
-func operation(req *http.Request) string {
-	q := req.URL.Query()
-	switch req.Method {
-	case http.MethodHead:
-		return "HeadObject"
-	case http.MethodGet:
-		if q.Has("list-type") {
-			return "ListObjectsV2"
-		}
-		return "GetObject"
-	case http.MethodPut:
-		switch {
-		case q.Has("partNumber") && req.Header.Get("X-Amz-Copy-Source") != "":
-			return "UploadPartCopy"
-		case q.Has("partNumber"):
-			return "UploadPart"
-		case req.Header.Get("X-Amz-Copy-Source") != "":
-			return "CopyObject"
-		}
-		return "PutObject"
-	case http.MethodPost:
-		switch {
-		case q.Has("uploads"):
-			return "CreateMultipartUpload"
-		case q.Has("uploadId"):
-			return "CompleteMultipartUpload"
-		}
-		return "Post"
-	case http.MethodDelete:
-		if q.Has("uploadId") {
-			return "AbortMultipartUpload"
-		}
-		return "DeleteObject"
-	}
-	return req.Method
 }
 
 func randHex(n int) string {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,12 +57,15 @@ func (f *Fs) request(parent context.Context) (context.Context, context.CancelFun
 // Stat describes the file or directory at name. A key that is both an object
 // and a prefix is reported as the file.
 func (f *Fs) Stat(name string) (fs.FileInfo, error) {
+	if fi, ok := f.dirs.dir(clean(name)); ok {
+		return fi, nil
+	}
 	fi, err := f.stat(f.ctx, name)
 	if err != nil {
 		return nil, pathError("stat", name, err)
 	}
 	if fi.IsDir() {
-		f.dirs.remember(clean(name))
+		f.dirs.rememberDir(clean(name), fi.ModTime(), nil)
 	}
 	return fi, nil
 }
@@ -136,11 +140,17 @@ func (f *Fs) putMarker(ctx context.Context, prefix string) error {
 // Mkdir creates the directory at name by writing its marker object. Parents
 // need not exist (S3 directories are implied by their keys), but none may be
 // a file (ErrNotDir). It returns fs.ErrExist if a file or directory is there.
+//
+// What the session remembers (dirs.go) answers without S3 requests: a
+// directory it has seen is there, a name missing from a listing of the
+// parent it made in the last dirMemoryTTL is not. Otherwise one listing
+// of the directory answers (and is remembered), with a HeadObject when it
+// is empty, as for a new directory.
 func (f *Fs) Mkdir(name string, _ os.FileMode) error {
 	if err := f.mkdir(f.ctx, name); err != nil {
 		return pathError("mkdir", name, err)
 	}
-	f.dirs.remember(clean(name))
+	f.dirs.added(clean(name), true)
 	return nil
 }
 
@@ -152,14 +162,21 @@ func (f *Fs) mkdir(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	switch _, err := f.stat(ctx, name); {
-	case err == nil:
+	key := strings.TrimSuffix(prefix, "/")
+	p := clean(name)
+	if _, ok := f.dirs.dir(p); ok {
 		return fs.ErrExist
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
 	}
-	if err := f.checkParent(name); err != nil {
-		return err
+	switch exists, known := f.dirs.child(p); {
+	case exists:
+		return fs.ErrExist
+	case !known:
+		if err := f.findDir(ctx, name, key, prefix); err != nil {
+			return err
+		}
+		if err := f.checkParent(name); err != nil {
+			return err
+		}
 	}
 	return f.putMarker(ctx, prefix)
 }
@@ -188,6 +205,7 @@ func (f *Fs) Remove(name string) error {
 	if err := f.removeFile(f.ctx, name); err != nil {
 		return pathError("remove", name, err)
 	}
+	f.dirs.forget(clean(name))
 	return nil
 }
 

@@ -265,6 +265,7 @@ func (w *Upload) Close() error {
 	if err != nil {
 		return w.pathErr(err)
 	}
+	w.fs.dirs.added(w.name, false)
 	return nil
 }
 

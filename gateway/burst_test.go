@@ -1,0 +1,119 @@
+package gateway_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/jlaffaye/ftp"
+
+	"github.com/s3ftp/s3ftp/auth"
+	"github.com/s3ftp/s3ftp/gateway/gatewaytest"
+	"github.com/s3ftp/s3ftp/storage/s3test"
+)
+
+// The camera burst: each camera logs in, and for each of its dated
+// directories sends the MKD chain (camera folder, then the day's), a CWD
+// into it and burstFiles pictures of burstSize bytes.
+const (
+	burstFiles = 25
+	burstSize  = 200 << 10
+)
+
+// cameraBurst runs one camera's session: dirs dated directories of
+// burstFiles pictures each under /cam, with the MKD chain before each
+// directory, as cameras do (an existing folder answers 550, which they
+// ignore).
+func cameraBurst(tb testing.TB, rig *gatewaytest.Rig, user, session string, dirs int) {
+	tb.Helper()
+	c := rig.Login(tb, user, ftp.DialWithDisabledEPSV(false))
+	pic := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0}, burstSize/4)
+	for d := range dirs {
+		dir := fmt.Sprintf("/cam/2026-12-%02d-%s", d+1, session)
+		_ = c.MakeDir("/cam") // 550 once it exists
+		if err := c.MakeDir(dir); err != nil {
+			tb.Fatalf("MKD %s: %v", dir, err)
+		}
+		if err := c.ChangeDir(dir); err != nil {
+			tb.Fatalf("CWD %s: %v", dir, err)
+		}
+		for i := range burstFiles {
+			name := fmt.Sprintf("%06d.jpg", i)
+			if err := c.Stor(name, bytes.NewReader(pic)); err != nil {
+				tb.Fatalf("STOR %s/%s: %v", dir, name, err)
+			}
+		}
+	}
+}
+
+// burstRig starts a gateway logging at info level (as in production) whose
+// S3 requests go through counter.
+func burstRig(tb testing.TB, counter *s3test.Counter) *gatewaytest.Rig {
+	return gatewaytest.Start(tb, s3test.Fake(tb), gatewaytest.Config{
+		Users:     []gatewaytest.User{{Name: "cam", Prefix: "cams/", Perms: auth.PermUpload | auth.PermOverwrite | auth.PermMkdir | auth.PermList}},
+		Transport: counter,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+}
+
+// TestCameraBurstRequests counts the S3 requests of camera sessions whose
+// folder exists: each dated directory costs its marker and each picture
+// one PutObject, and the session one listing of the camera folder to learn
+// it exists and what is in it: 1.05 requests per file for 100 files.
+func TestCameraBurstRequests(t *testing.T) {
+	t.Parallel()
+	counter := &s3test.Counter{}
+	rig := burstRig(t, counter)
+	cameraBurst(t, rig, "cam", "first", 1) // the camera folder is made once
+	counter.Reset()
+	const sessions, dirs = 2, 4
+	var wg sync.WaitGroup
+	for s := range sessions {
+		wg.Go(func() { cameraBurst(t, rig, "cam", fmt.Sprint("s", s), dirs) })
+	}
+	wg.Wait()
+	files := sessions * dirs * burstFiles
+	got := counter.Counts()
+	want := map[string]int{
+		"PutObject":     files + sessions*dirs, // the pictures and the dated directories' markers
+		"ListObjectsV2": sessions,              // MKD /cam: it exists, and what is in it
+	}
+	total := 0
+	for op, n := range got {
+		total += n
+		if n != want[op] {
+			t.Errorf("%s: %d requests, want %d", op, n, want[op])
+		}
+	}
+	if perFile := float64(total) / float64(files); perFile > 1.05 {
+		t.Errorf("%.3f S3 requests per file (%v), want at most 1.05", perFile, got)
+	}
+	t.Logf("%d files: %v", files, got)
+}
+
+// BenchmarkCameraBurst runs camera bursts of 4 sessions × 4 dated
+// directories × 25 pictures of 200 KiB against gofakes3, for profiles:
+//
+//	go test -run '^$' -bench CameraBurst -benchtime 3x -cpuprofile cpu.out ./gateway/
+//	go tool pprof -top -nodecount 30 gateway.test cpu.out
+func BenchmarkCameraBurst(b *testing.B) {
+	counter := &s3test.Counter{}
+	rig := burstRig(b, counter)
+	const sessions, dirs = 4, 4
+	b.SetBytes(sessions * dirs * burstFiles * burstSize)
+	for n := 0; b.Loop(); n++ {
+		var wg sync.WaitGroup
+		for s := range sessions {
+			wg.Go(func() { cameraBurst(b, rig, "cam", fmt.Sprintf("r%d-s%d", n, s), dirs) })
+		}
+		wg.Wait()
+	}
+	total := 0
+	for _, v := range counter.Counts() {
+		total += v
+	}
+	b.ReportMetric(float64(total)/float64(b.N*sessions*dirs*burstFiles), "s3req/file")
+}
