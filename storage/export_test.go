@@ -15,3 +15,6 @@ func DownloadBuffers(d *Download) int64 {
 	}
 	return d.chunks.allocated
 }
+
+// WithPayloadHash is withPayloadHash, for tests of what requests carry.
+var WithPayloadHash = withPayloadHash

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"reflect"
@@ -30,6 +31,9 @@ const (
 
 // smallParts makes multipart uploads happen with little data.
 var smallParts = storage.Settings{PartSize: 5 * mib, Concurrency: 2}
+
+// allDigests keeps every digest storage can keep, with smallParts.
+var allDigests = storage.Settings{PartSize: 5 * mib, Concurrency: 2, Digests: []string{storage.DigestSHA256, storage.DigestMD5, storage.DigestCRC32}}
 
 // fsCase is one behaviour of the Fs, run against every S3 server and both
 // checksum modes.
@@ -334,7 +338,7 @@ var fsCases = []fsCase{
 			e.nothingAt(t, "none")
 		}
 	}},
-	{name: "HASH answers from stored digests or reads the object", set: smallParts, run: func(t *testing.T, e *env) {
+	{name: "HASH answers from stored digests or reads the object", set: allDigests, run: func(t *testing.T, e *env) {
 		small, big := randBytes(100_000), randBytes(12*mib)
 		e.upload(t, "/small.jpg", small)
 		e.upload(t, "/big.mp4", big)
@@ -365,6 +369,28 @@ var fsCases = []fsCase{
 		}
 		_, err := e.fs.ComputeHash("/small.jpg", crypto.SHA256, 0, 200_000)
 		wantErr(t, "hash past the end", err, fs.ErrInvalid)
+	}},
+	{name: "only the configured digests are computed and kept", run: func(t *testing.T, e *env) {
+		small := randBytes(100_000)
+		h, err := e.fs.Upload("/small.jpg", writeFlags, 0)
+		must(t, "upload", err)
+		_, err = h.Write(small)
+		must(t, "write", err)
+		must(t, "close", h.Close())
+		if got, want := h.Result().Digests, map[crypto.Hash]string{crypto.SHA256: digest(crypto.SHA256, small), storage.CRC32: digest(storage.CRC32, small)}; !maps.Equal(got, want) {
+			t.Errorf("digests %v, want %v (the default: sha256 and crc32)", got, want)
+		}
+		for algo, wantGet := range map[crypto.Hash]bool{crypto.SHA256: false, storage.CRC32: false, crypto.MD5: true} {
+			e.rt.reset(nil)
+			got, err := e.fs.ComputeHash("/small.jpg", algo, 0, int64(len(small)))
+			must(t, "hash", err)
+			if want := digest(algo, small); got != want {
+				t.Errorf("algo %d = %s, want %s", algo, got, want)
+			}
+			if gets := e.rt.snapshot()["GetObject"]; (gets > 0) != wantGet {
+				t.Errorf("algo %d: %d GETs, want reading %v", algo, gets, wantGet)
+			}
+		}
 	}},
 	{name: "HASH of a multipart upload stored by copy", set: storage.Settings{PartSize: 5 * mib, MultipartHashes: storage.MultipartHashesCopy}, run: func(t *testing.T, e *env) {
 		big := randBytes(11 * mib)
@@ -776,7 +802,10 @@ func TestSettingsDefaults(t *testing.T) {
 	if s.PartSize != 8*mib || s.Concurrency != 2 || s.RenameLimit != 1000 || s.ListPageSize != 1000 || s.Checksums != storage.ChecksumsRequired {
 		t.Errorf("defaults = %+v", s)
 	}
-	for _, bad := range []storage.Settings{{PartSize: 1 * mib}, {Concurrency: -1}, {ListPageSize: 5000}, {Checksums: "auto"}} {
+	for _, bad := range []storage.Settings{
+		{PartSize: 1 * mib}, {Concurrency: -1}, {ListPageSize: 5000}, {Checksums: "auto"},
+		{Digests: []string{"sha1"}}, {Digests: []string{storage.DigestsNone, storage.DigestMD5}},
+	} {
 		if _, err := storage.NewService(srv.Client(false, nil), bad); err == nil {
 			t.Errorf("settings %+v accepted", bad)
 		}

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
+	"io"
 	"io/fs"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -49,33 +51,84 @@ func ParseMultipartHashes(s string) (MultipartHashes, error) {
 	return "", fmt.Errorf("unknown multipart hash mode %q (want none or copy)", s)
 }
 
-// uploadSums are the digests of an upload computed as it streams: SHA-256
-// and CRC32 (MD5 is only computed for single-request uploads, over their one
-// buffer, where it is cheap).
-type uploadSums struct {
-	sha256 hash.Hash
-	crc32  hash.Hash32
-}
+// Digest names, as Settings.Digests and the configuration spell them.
+const (
+	DigestSHA256 = "sha256"
+	DigestMD5    = "md5"
+	DigestCRC32  = "crc32"
+	// DigestsNone, alone, keeps no digest.
+	DigestsNone = "none"
+)
 
-func newUploadSums() *uploadSums {
-	return &uploadSums{sha256: sha256.New(), crc32: crc32.NewIEEE()}
-}
+// defaultDigests are the digests kept when Settings.Digests is empty: the
+// SHA-256 of upload events and the CRC32 that costs next to nothing.
+var defaultDigests = []string{DigestSHA256, DigestCRC32}
 
-func (s *uploadSums) write(p []byte) {
-	s.sha256.Write(p)
-	s.crc32.Write(p)
-}
+// digestHashes maps the digest names of Settings.Digests to their hashes.
+var digestHashes = map[string]crypto.Hash{DigestSHA256: crypto.SHA256, DigestMD5: crypto.MD5, DigestCRC32: CRC32}
 
-// metadata returns the digests as object metadata; body, when not nil, is
-// the whole object, of which the MD5 is added.
-func (s *uploadSums) metadata(body []byte) map[string]string {
-	m := map[string]string{
-		metaSHA256: hex.EncodeToString(s.sha256.Sum(nil)),
-		metaCRC32:  hex.EncodeToString(s.crc32.Sum(nil)),
+// parseDigests returns the hashes of the digest names, an error for an
+// unknown name or "none" beside others.
+func parseDigests(names []string) ([]crypto.Hash, error) {
+	if len(names) == 1 && names[0] == DigestsNone {
+		return nil, nil
 	}
-	if body != nil {
-		sum := md5.Sum(body) //nolint:gosec
-		m[metaMD5] = hex.EncodeToString(sum[:])
+	var hashes []crypto.Hash
+	for _, n := range names {
+		h, ok := digestHashes[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown digest %q (want sha256, md5, crc32, or none alone)", n)
+		}
+		if !slices.Contains(hashes, h) {
+			hashes = append(hashes, h)
+		}
+	}
+	return hashes, nil
+}
+
+// uploadSums are the digests of an upload computed as it streams, those
+// of Settings.Digests: each byte goes once through each of them, and the
+// SHA-256, when kept, also signs a single-request upload (payloadHash).
+type uploadSums struct {
+	hashes map[crypto.Hash]hash.Hash
+	writer io.Writer // all of them
+}
+
+// newUploadSums returns the sums of algos, nil for none.
+func newUploadSums(algos []crypto.Hash) *uploadSums {
+	if len(algos) == 0 {
+		return nil
+	}
+	s := &uploadSums{hashes: make(map[crypto.Hash]hash.Hash, len(algos))}
+	var ws []io.Writer
+	for _, a := range algos {
+		h := digests[a].newHash()
+		s.hashes[a] = h
+		ws = append(ws, h)
+	}
+	s.writer = io.MultiWriter(ws...)
+	if len(ws) == 1 {
+		s.writer = ws[0]
+	}
+	return s
+}
+
+func (s *uploadSums) write(p []byte) { _, _ = s.writer.Write(p) }
+
+// hex returns the digests in hex, by algorithm.
+func (s *uploadSums) hex() map[crypto.Hash]string {
+	m := make(map[crypto.Hash]string, len(s.hashes))
+	for a, h := range s.hashes {
+		m[a] = hex.EncodeToString(h.Sum(nil))
+	}
+	return m
+}
+
+// metadata returns the digests as object metadata.
+func (s *uploadSums) metadata() map[string]string {
+	m := make(map[string]string, len(s.hashes))
+	for a, sum := range s.hex() {
+		m[digests[a].meta] = sum
 	}
 	return m
 }

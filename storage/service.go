@@ -10,6 +10,7 @@ package storage
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,13 @@ type Settings struct {
 	// MultipartHashes says whether the digests of multipart uploads are
 	// stored (see MultipartHashes). Default MultipartHashesNone.
 	MultipartHashes MultipartHashes
+	// Digests names the digests computed as each upload streams and kept in
+	// its metadata for HASH (DigestSHA256, DigestMD5, DigestCRC32; or
+	// DigestsNone alone): each costs CPU on every byte, and HASH of one not
+	// kept reads the object. The SHA-256 also signs single-request uploads
+	// on plain-HTTP endpoints and goes in upload events. Default sha256 and
+	// crc32.
+	Digests []string
 	// UploadJournal is the file where the Service records the multipart
 	// uploads it starts, so that after a crash or restart Sweep can abort
 	// those left behind (see Sweep). "" keeps the record in memory only:
@@ -189,6 +197,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	if _, err := ParseMultipartHashes(string(s.MultipartHashes)); err != nil {
 		return s, &SettingError{Field: "MultipartHashes", Err: err}
 	}
+	if len(s.Digests) == 0 {
+		s.Digests = defaultDigests
+	}
+	if _, err := parseDigests(s.Digests); err != nil {
+		return s, &SettingError{Field: "Digests", Err: err}
+	}
 	return s, nil
 }
 
@@ -204,7 +218,8 @@ type Service struct {
 	copyLimit    int64
 	copyPartSize int64
 
-	uploads *ledger // this instance's multipart uploads
+	uploads *ledger       // this instance's multipart uploads
+	digests []crypto.Hash // Settings.Digests
 }
 
 // NewService returns a Service that talks to S3 through api.
@@ -224,7 +239,8 @@ func NewService(api API, s Settings) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize, uploads: uploads}
+	digests, _ := parseDigests(s.Digests) // checked by withDefaults
+	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize, uploads: uploads, digests: digests}
 	return svc, nil
 }
 

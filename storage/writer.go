@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"mime"
@@ -70,7 +69,7 @@ func (f *Fs) newWriter(name string) (*Upload, error) {
 		next:   1,
 		sem:    make(chan struct{}, f.svc.set.Concurrency),
 		free:   make(chan *[]byte, f.svc.set.Concurrency+1),
-		sums:   newUploadSums(),
+		sums:   newUploadSums(f.svc.digests),
 	}, nil
 }
 
@@ -280,10 +279,14 @@ func (w *Upload) finish() error {
 			body = *w.buf
 		}
 		var meta map[string]string
+		var opts []func(*s3.Options)
 		if w.sums != nil {
-			meta = w.sums.metadata(body)
+			meta = w.sums.metadata()
+			if sum, ok := meta[metaSHA256]; ok {
+				opts = append(opts, withPayloadHash(sum))
+			}
 		}
-		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body, meta, w.ifMatch)
+		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body, meta, w.ifMatch, opts...)
 	}
 	if w.buf != nil && len(*w.buf) > 0 {
 		if err := w.sendPart(); err != nil {
@@ -300,7 +303,7 @@ func (w *Upload) finish() error {
 	ctx := context.WithoutCancel(w.ctx)
 	etag, err := w.mp.complete(ctx, w.parts, w.size, w.ifMatch)
 	if err == nil && w.sums != nil && w.fs.svc.set.MultipartHashes == MultipartHashesCopy {
-		w.fs.storeHashesByCopy(ctx, w.key, etag, w.contentType(), w.size, w.sums.metadata(nil))
+		w.fs.storeHashesByCopy(ctx, w.key, etag, w.contentType(), w.size, w.sums.metadata())
 	}
 	return err
 }
@@ -322,10 +325,10 @@ func (w *Upload) contentType() string {
 	return "application/octet-stream"
 }
 
-// putObject stores body at key with one request, only if key still has the
-// ETag ifMatch unless that is "". A failure that leaves open whether S3
-// stored it is checked first (see commitFailed).
-func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, meta map[string]string, ifMatch string) error {
+// putObject stores body at key with one request made with opts, only if key
+// still has the ETag ifMatch unless that is "". A failure that leaves open
+// whether S3 stored it is checked first (see commitFailed).
+func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, meta map[string]string, ifMatch string, opts ...func(*s3.Options)) error {
 	ctx, cancel := context.WithTimeout(ctx, f.svc.set.PartTimeout)
 	defer cancel()
 	in := &s3.PutObjectInput{
@@ -338,16 +341,16 @@ func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte
 	if ifMatch != "" {
 		in.IfMatch = &ifMatch
 	}
-	if _, err := f.svc.api.PutObject(ctx, in); err != nil {
+	if _, err := f.svc.api.PutObject(ctx, in, opts...); err != nil {
 		return f.commitFailed(err, key, bodyETag(body), int64(len(body)))
 	}
 	return nil
 }
 
 // UploadResult is what an upload stored: its key, its size, and the
-// digests computed as it streamed, in hex, by algorithm (crypto.SHA256 and
-// CRC32; none for an upload composed with an existing object, whose kept
-// bytes were not read).
+// digests computed as it streamed, in hex, by algorithm (those of
+// Settings.Digests: crypto.SHA256, crypto.MD5, CRC32; none for an upload
+// composed with an existing object, whose kept bytes were not read).
 type UploadResult struct {
 	Key     string
 	Size    int64
@@ -359,10 +362,7 @@ type UploadResult struct {
 func (w *Upload) Result() UploadResult {
 	r := UploadResult{Key: w.key, Size: w.size}
 	if w.sums != nil {
-		r.Digests = map[crypto.Hash]string{
-			crypto.SHA256: hex.EncodeToString(w.sums.sha256.Sum(nil)),
-			CRC32:         hex.EncodeToString(w.sums.crc32.Sum(nil)),
-		}
+		r.Digests = w.sums.hex()
 	}
 	return r
 }
