@@ -58,9 +58,12 @@ func (f *Fs) newAppender(name string, offset int64, appendMode bool) (*Upload, e
 	switch {
 	case keep == 0:
 	case keep < minPartSize:
-		buf := make([]byte, 0, f.svc.set.PartSize)
-		w.buf = &buf
+		if w.buf, err = f.svc.buffers.get(w.ctx, f.svc.set.PartSize); err != nil {
+			w.cancel()
+			return nil, err
+		}
 		if err := f.readRange(key, etag, 0, keep, (*sliceWriter)(w.buf)); err != nil {
+			w.release()
 			w.cancel()
 			return nil, err
 		}

@@ -18,3 +18,7 @@ func DownloadBuffers(d *Download) int64 {
 
 // WithPayloadHash is withPayloadHash, for tests of what requests carry.
 var WithPayloadHash = withPayloadHash
+
+// UploadMemoryInUse returns the bytes of upload buffers handed out and not
+// given back.
+func UploadMemoryInUse(s *Service) int64 { return s.buffers.inUse() }

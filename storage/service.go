@@ -90,6 +90,14 @@ type Settings struct {
 	// MultipartHashes says whether the digests of multipart uploads are
 	// stored (see MultipartHashes). Default MultipartHashesNone.
 	MultipartHashes MultipartHashes
+	// UploadMemory is the most memory, in bytes, that the buffers of all
+	// uploads together may take, process-wide. Buffers are reused from
+	// one upload to the next; an upload that needs one while the budget
+	// is spent waits for another upload to give one back, as long as its
+	// session lasts and at most PartTimeout (then it fails, nothing
+	// stored). Default 256 MiB; at least (Concurrency+1) × PartSize + 1 MiB,
+	// what one upload can hold.
+	UploadMemory int64
 	// Digests names the digests computed as each upload streams and kept in
 	// its metadata for HASH (DigestSHA256, DigestMD5, DigestCRC32; or
 	// DigestsNone alone): each costs CPU on every byte, and HASH of one not
@@ -191,6 +199,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	if s.DownloadChunkSize < minChunkSize || s.DownloadChunkSize > maxChunkSize {
 		return bad("DownloadChunkSize", "%d: must be between 256KiB and 512MiB", s.DownloadChunkSize)
 	}
+	if s.UploadMemory == 0 {
+		s.UploadMemory = max(256<<20, int64(s.Concurrency+1)*s.PartSize+maxGrownBufSize)
+	}
+	if need := int64(s.Concurrency+1)*s.PartSize + maxGrownBufSize; s.UploadMemory < need {
+		return bad("UploadMemory", "%d: must be at least %d bytes, (Concurrency+1) × PartSize + 1MiB", s.UploadMemory, need)
+	}
 	if s.MultipartHashes == "" {
 		s.MultipartHashes = MultipartHashesNone
 	}
@@ -220,6 +234,7 @@ type Service struct {
 
 	uploads *ledger       // this instance's multipart uploads
 	digests []crypto.Hash // Settings.Digests
+	buffers *bufferPool   // the uploads' buffers, within Settings.UploadMemory
 }
 
 // NewService returns a Service that talks to S3 through api.
@@ -240,7 +255,9 @@ func NewService(api API, s Settings) (*Service, error) {
 		return nil, err
 	}
 	digests, _ := parseDigests(s.Digests) // checked by withDefaults
-	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize, uploads: uploads, digests: digests}
+	svc := &Service{api: api, set: s, copyLimit: maxCopySize, copyPartSize: copyPartSize, uploads: uploads, digests: digests,
+		buffers: newBufferPool(s.UploadMemory, s.PartSize, s.PartTimeout),
+	}
 	return svc, nil
 }
 

@@ -32,9 +32,8 @@ type Upload struct {
 	ctx    context.Context // the upload's context, cancelled on failure
 	cancel context.CancelFunc
 
-	buf  *[]byte      // part being filled (its length is the data in it); nil until the first write
-	free chan *[]byte // part buffers back from uploaded parts, for reuse
-	sums *uploadSums  // digests of the data written; nil when the object is composed with an existing one
+	buf  *[]byte     // part being filled (its length is the data in it); nil until the first write
+	sums *uploadSums // digests of the data written; nil when the object is composed with an existing one
 	// ifMatch, when not "", is the ETag the key must still have when the
 	// upload is stored (the composed object's source): the commit is
 	// conditional, and fails with ErrChanged if the file changed meanwhile.
@@ -68,7 +67,6 @@ func (f *Fs) newWriter(name string) (*Upload, error) {
 		cancel: cancel,
 		next:   1,
 		sem:    make(chan struct{}, f.svc.set.Concurrency),
-		free:   make(chan *[]byte, f.svc.set.Concurrency+1),
 		sums:   newUploadSums(f.svc.digests),
 	}, nil
 }
@@ -93,7 +91,9 @@ func (w *Upload) Write(p []byte) (int, error) {
 			}
 			continue
 		case w.buf == nil || len(*w.buf) == cap(*w.buf):
-			w.grow()
+			if err := w.grow(); err != nil {
+				return written, w.pathErr(err)
+			}
 		}
 		b := *w.buf
 		c := copy(b[len(b):cap(b)], p)
@@ -119,28 +119,46 @@ const (
 
 // grow makes room in the part buffer: the first part's buffer doubles from
 // firstBufSize to maxGrownBufSize; beyond, it is a buffer of capacity
-// PartSize, reused from an uploaded part when one is back. With at most
-// Settings.Concurrency parts in flight and one filling, an upload never
-// holds more than Concurrency+1 of them.
-func (w *Upload) grow() {
-	var old []byte
+// PartSize. With at most Settings.Concurrency parts in flight and one
+// filling, an upload never holds more than Concurrency+1 of them. Every
+// buffer comes from the Service's pool, within Settings.UploadMemory, and
+// goes back to it once its part is sent: grow waits for room, and fails if
+// the upload ends or none comes (see bufferPool.get).
+func (w *Upload) grow() error {
+	old := w.buf
+	size := int64(firstBufSize)
+	if old != nil {
+		size = 2 * int64(cap(*old))
+	}
+	var nb *[]byte
+	if size <= maxGrownBufSize && w.mp == nil {
+		b, err := w.fs.svc.buffers.get(w.ctx, size)
+		if err != nil {
+			return err
+		}
+		nb = b
+	} else {
+		b, err := w.fs.svc.buffers.get(w.ctx, w.fs.svc.set.PartSize)
+		if err != nil {
+			return err
+		}
+		nb = b
+	}
+	if old != nil {
+		*nb = append((*nb)[:0], *old...)
+		w.fs.svc.buffers.put(old)
+	}
+	w.buf = nb
+	return nil
+}
+
+// release gives the buffer being filled back to the pool (those of the
+// parts go back as each part is sent).
+func (w *Upload) release() {
 	if w.buf != nil {
-		old = *w.buf
+		w.fs.svc.buffers.put(w.buf)
+		w.buf = nil
 	}
-	if size := max(2*int64(cap(old)), firstBufSize); size <= maxGrownBufSize && w.mp == nil {
-		nb := append(make([]byte, 0, size), old...)
-		w.buf = &nb
-		return
-	}
-	var full *[]byte
-	select {
-	case full = <-w.free:
-	default:
-		b := make([]byte, 0, w.fs.svc.set.PartSize)
-		full = &b
-	}
-	*full = append((*full)[:0], old...)
-	w.buf = full
 }
 
 // WriteAt returns ErrUnsupported: uploads are sequential streams.
@@ -220,7 +238,7 @@ func (w *Upload) sendPart() error {
 	w.next++
 	w.goPart(func() (types.CompletedPart, error) {
 		return w.mp.uploadPart(w.ctx, num, *buf)
-	}, func() { w.free <- buf }) // before the slot is released: never blocks
+	}, func() { w.fs.svc.buffers.put(buf) })
 	return nil
 }
 
@@ -260,7 +278,7 @@ func (w *Upload) Close() error {
 	w.closed = true
 	defer w.cancel()
 	err := w.finish()
-	w.buf = nil
+	w.release()
 	if err != nil {
 		return w.pathErr(err)
 	}
