@@ -81,6 +81,8 @@ type Config struct {
 	S3Concurrency   int           `key:"s3-concurrency" help:"parts of one upload sent at once"`
 	S3Timeout       time.Duration `key:"s3-timeout" help:"timeout of each S3 metadata request"`
 	MultipartHashes string        `key:"multipart-hashes" help:"keep the digests of multipart uploads for HASH: none (HASH reads the object) or copy (a server-side copy of the object onto itself at upload)"`
+	UploadMemory    byteSize      `key:"upload-memory" help:"most memory the buffers of all uploads together may take (e.g. 256MiB); an upload waits for a buffer rather than exceed it; at least (s3-concurrency+1) × s3-part-size + 1MiB; 0: 256MiB, or that minimum when it is more"`
+	UploadDigests   []string      `key:"upload-digests" help:"digests computed as each upload streams and kept in its metadata for HASH/XSHA256/XMD5/XCRC: any of sha256, md5, crc32, or none; a digest not kept is computed by reading the object when asked"`
 	RenameLimit     int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
 	UploadSweep     time.Duration `key:"upload-sweep-interval" help:"how often multipart uploads whose abort failed (S3 down) are aborted again; those a killed gateway left are aborted at start"`
 
@@ -125,6 +127,7 @@ func defaultConfig(withFile bool) Config {
 		UploadSweep:        time.Minute,
 		MaxSessions:        1000,
 		MultipartHashes:    "none",
+		UploadDigests:      []string{"sha256", "crc32"},
 		LoginMaxFailures:   10,
 		LoginFailureWindow: 15 * time.Minute,
 		APIListen:          "127.0.0.1:8080",

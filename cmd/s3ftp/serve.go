@@ -199,6 +199,7 @@ func (c *loadedConfig) storageSettings(checksums storage.ChecksumMode) storage.S
 		RequestTimeout: c.S3Timeout, RenameLimit: c.RenameLimit, MultipartHashes: c.multipartHashes,
 		UploadJournal: filepath.Join(c.DataDir, uploadJournalFile), SweepInterval: c.UploadSweep,
 		DownloadConcurrency: c.S3DownloadConcurrency, DownloadChunkSize: int64(c.S3DownloadChunkSize),
+		UploadMemory: int64(c.UploadMemory), Digests: c.UploadDigests,
 	}
 }
 
@@ -242,6 +243,8 @@ var settingKeys = map[string]string{
 	"RenameLimit":             "rename-limit",
 	"MultipartHashes":         "multipart-hashes",
 	"SweepInterval":           "upload-sweep-interval",
+	"UploadMemory":            "upload-memory",
+	"Digests":                 "upload-digests",
 	"IdleTimeout":             "idle-timeout",
 	"ConnectionTimeout":       "data-timeout",
 	"UploadEndGrace":          "upload-end-grace",
