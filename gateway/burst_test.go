@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 
@@ -116,4 +117,28 @@ func BenchmarkCameraBurst(b *testing.B) {
 		total += v
 	}
 	b.ReportMetric(float64(total)/float64(b.N*sessions*dirs*burstFiles), "s3req/file")
+}
+
+// TestListOptionRequests: LIST -la lists the directory with its listing
+// alone, without asking S3 about a file named "-la" (which cost two
+// HeadObject and two ListObjectsV2).
+func TestListOptionRequests(t *testing.T) {
+	t.Parallel()
+	counter := &s3test.Counter{}
+	rig := burstRig(t, counter)
+	c := rig.Login(t, "cam", ftp.DialWithDisabledMLSD(true))
+	if err := c.Stor("a.jpg", bytes.NewReader([]byte("jpeg"))); err != nil {
+		t.Fatal(err)
+	}
+	counter.Reset()
+	entries, err := c.List("-la")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name != "a.jpg" {
+		t.Errorf("LIST -la = %v, want a.jpg", entries)
+	}
+	if got, want := counter.Counts(), map[string]int{"ListObjectsV2": 1}; !maps.Equal(got, want) {
+		t.Errorf("LIST -la: %v S3 requests, want %v", got, want)
+	}
 }

@@ -116,6 +116,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		ActiveTransferPortNon20: !s.ActivePort20,
 		DisableMFMT:             true, // S3 cannot set LastModified: MFMT answers 502
 		EnableHASH:              true, // answered from the digests kept at upload
+		LISTArgsAlwaysOptions:   true, // LIST -la: no Stat of "-la" (two S3 requests each)
 		DefaultTransferType:     ftpserver.TransferTypeBinary,
 		DisableASCIIConversion:  !s.ASCIIConversion,
 		// A private address in PORT/EPRT is the client's own, behind NAT.

@@ -438,4 +438,9 @@ type Settings struct {
 	UploadEndGrace time.Duration
 	// PasvConnectionsCheck defines the security requirements for passive connections
 	PasvConnectionsCheck DataConnectionRequirement
+	// LISTArgsAlwaysOptions takes a first LIST/NLST word that is exactly an
+	// option (-a, -l, -la, -al) as one, without a Stat of it, as vsftpd does;
+	// by default it is an option only when no file or directory has that
+	// name. s3ftp patch.
+	LISTArgsAlwaysOptions bool
 }

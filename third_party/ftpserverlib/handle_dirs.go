@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,16 +170,24 @@ func (c *clientHandler) checkLISTArgs(args string) string {
 
 	for _, arg := range supportedlistArgs {
 		if strings.HasPrefix(param, arg) {
-			// a check for a non-existent directory error is more appropriate here
-			// but we cannot assume that the driver implementation will return an
-			// os.IsNotExist error.
-			if _, err := c.driver.Stat(args); err != nil {
-				params := strings.SplitN(args, " ", 2)
-				if len(params) == 1 {
-					result = ""
-				} else {
-					result = params[1]
+			params := strings.SplitN(args, " ", 2)
+			// s3ftp patch: with LISTArgsAlwaysOptions, a first word that is exactly an
+			// option ("LIST -la") is one, with no Stat of "-la" (stat'ed once per option
+			// it starts with: 4 S3 requests per LIST -la); "LIST ./-la" lists a file
+			// so named.
+			if !c.server.settings.LISTArgsAlwaysOptions || !slices.Contains(supportedlistArgs, strings.ToLower(params[0])) {
+				// a check for a non-existent directory error is more appropriate here
+				// but we cannot assume that the driver implementation will return an
+				// os.IsNotExist error.
+				if _, err := c.driver.Stat(args); err == nil {
+					continue
 				}
+			}
+
+			if len(params) == 1 {
+				result = ""
+			} else {
+				result = params[1]
 			}
 		}
 	}

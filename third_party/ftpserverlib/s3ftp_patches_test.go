@@ -1154,3 +1154,21 @@ func TestPatchPassiveTheft(t *testing.T) {
 	stolen, _ := io.ReadAll(thief) // closed (or reset) by the server
 	require.Empty(t, stolen)
 }
+
+// Patch 23: with LISTArgsAlwaysOptions, "LIST -la" is an option, with no
+// Stat of "-la", even beside a file so named (which is listed without the
+// setting); "LIST ./-la" lists the file.
+func TestPatchListOptionNotStatted(t *testing.T) {
+	driver := &TestServerDriver{Settings: &Settings{LISTArgsAlwaysOptions: true}}
+	server := NewTestServerWithTestDriver(t, driver)
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "-la"), []byte("x"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "a.txt"), []byte("x"), 0o600))
+
+	client := loginRaw(t, server)
+	list := listRawData(t, client, "LIST -la")
+	require.Contains(t, list, " a.txt\r\n", list)
+
+	list = listRawData(t, client, "LIST ./-la")
+	require.Contains(t, list, " -la\r\n", list)
+	require.NotContains(t, list, "a.txt", list)
+}
