@@ -27,6 +27,9 @@ type FileSystem interface {
 	Upload(name string, flags int, offset int64) (*storage.Upload, error)
 	ListDir(name string) (*storage.Listing, error)
 	ReadDir(name string) ([]fs.FileInfo, error)
+	// StatFile describes the file at name, fs.ErrNotExist if there is
+	// none (a directory included).
+	StatFile(name string) (fs.FileInfo, error)
 	RemoveDir(name string) error
 	ComputeHash(name string, algo crypto.Hash, start, end int64) (string, error)
 	// Key returns the object key of the file at name.
@@ -273,16 +276,14 @@ func (d *clientDriver) openCommand(flags int, offset int64) command {
 	return c
 }
 
-// refuseOverwrite returns a permission error if a file exists at name.
+// refuseOverwrite returns a permission error if a file exists at name (one
+// HeadObject; a directory there is the upload's own conflict).
 func (d *clientDriver) refuseOverwrite(name string) error {
-	fi, err := d.fs.Stat(name)
-	switch {
+	switch _, err := d.fs.StatFile(name); {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
 		return d.reply("stat", name, err)
-	case fi.IsDir():
-		return nil // the upload itself reports the conflict
 	}
 	d.sess.log.Info("permission denied", "path", name, "need", "overwrite")
 	return errPermission

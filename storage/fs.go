@@ -70,6 +70,23 @@ func (f *Fs) Stat(name string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// StatFile describes the file at name with one HeadObject: fs.ErrNotExist
+// when no object is there, a directory included.
+func (f *Fs) StatFile(name string) (fs.FileInfo, error) {
+	key, err := f.jail.key(name)
+	if err == nil && isRoot(name) {
+		err = fs.ErrNotExist
+	}
+	var fi fileInfo
+	if err == nil {
+		fi, err = f.headFile(f.ctx, name, key)
+	}
+	if err != nil {
+		return nil, pathError("stat", name, err)
+	}
+	return fi, nil
+}
+
 // LstatIfPossible is Stat: S3 has no symbolic links.
 func (f *Fs) LstatIfPossible(name string) (fs.FileInfo, bool, error) {
 	fi, err := f.Stat(name)
