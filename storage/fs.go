@@ -32,7 +32,7 @@ type Fs struct {
 	bucket string
 	jail   jail
 	log    *slog.Logger
-	dirs   dirMemory // paths this session knows are not files (dirs.go)
+	dirs   dirMemory // the directories this session knows of, for a short time (dirs.go)
 }
 
 var _ afero.Fs = (*Fs)(nil)
