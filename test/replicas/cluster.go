@@ -1,6 +1,7 @@
 package replicas
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -22,7 +23,10 @@ type ClusterConfig struct {
 	DBURL      string         // the PostgreSQL user store of every replica
 	TokenHash  string         // admin token hash (api-token-hashes)
 	PublicHost string         // the balancer's address, advertised by PASV
+	LogLevel   string         // log-level of every replica; empty: debug
 	Extra      []string       // more configuration lines
+	Env        []string       // more environment (KEY=VALUE) of every replica
+	Args       []string       // more `s3ftp serve` arguments of every replica
 }
 
 // Cluster is a set of running replicas sharing ports on their own loopback
@@ -70,7 +74,7 @@ func StartCluster(t testing.TB, cfg ClusterConfig) *Cluster {
 		fmt.Sprintf("db-url: %q", cfg.DBURL),
 		"api-token-hashes: [" + cfg.TokenHash + "]",
 		"public-host: " + cfg.PublicHost,
-		"log-level: debug",
+		"log-level: " + cmp.Or(cfg.LogLevel, "debug"),
 	}, cfg.Extra...)
 	for i, host := range c.Hosts {
 		config := s3ftpbin.WriteConfig(t, t.TempDir(), cfg.S3.Endpoint, cfg.S3.AccessKey, cfg.S3.SecretKey, extra...)
@@ -86,7 +90,9 @@ func StartCluster(t testing.TB, cfg ClusterConfig) *Cluster {
 				"S3FTP_PEERS="+strings.Join(c.Hosts, ","),
 				"S3FTP_PEER_NETWORKS="+strings.Join(networks, ","))
 		}
-		c.Procs = append(c.Procs, s3ftpbin.StartEnv(t, "replica "+strconv.Itoa(i), cfg.Bin, env, "serve", "--config", config))
+		env = append(env, cfg.Env...)
+		args := append([]string{"serve", "--config", config}, cfg.Args...)
+		c.Procs = append(c.Procs, s3ftpbin.StartEnv(t, "replica "+strconv.Itoa(i), cfg.Bin, env, args...))
 	}
 	return c
 }
