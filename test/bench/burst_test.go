@@ -53,26 +53,28 @@ func (c camera) pictures(prefix string) ([]byte, []file) {
 	return buf, out
 }
 
-// upload is one session's burst: it prepares (logs in), calls ready,
-// waits for start to be closed, uploads, and returns each file's time and
-// which files were acknowledged.
-type upload func(r *rig, c camera, ready func(), start <-chan struct{}) (perFile []time.Duration, acked []file, failed []error)
+// upload is one session's burst through g (nil for the direct baseline):
+// it prepares (logs in), calls ready, waits for start to be closed,
+// uploads, and returns each file's time and which files were acknowledged.
+type upload func(r *rig, g *gateway, c camera, ready func(), start <-chan struct{}) (perFile []time.Duration, acked []file, failed []error)
 
 // burstWorkload is the camera burst through FTP with up (passive or
-// active), against PutObject per file straight to S3.
+// active), against PutObject per file straight to S3, and through the
+// replicas when -bench.replicas starts them.
 func burstWorkload(name string, up upload) workload {
 	return workload{
 		Name: name, Unit: "files/s",
-		Setup:   findPython,
-		FTP:     func(t *testing.T, r *rig, rep int) run { return burst(r, rep, up) },
-		Direct:  func(t *testing.T, r *rig, rep int) run { return burst(r, rep, putObjects) },
-		Cleanup: []string{ftpPrefix, directPrefix},
+		Setup:    findPython,
+		FTP:      func(t *testing.T, r *rig, rep int) run { return burst(r, r.gw, rep, up) },
+		Direct:   func(t *testing.T, r *rig, rep int) run { return burst(r, nil, rep, putObjects) },
+		Replicas: func(t *testing.T, r *rig, rep int) run { return burst(r, r.replicas, rep, up) },
+		Cleanup:  []string{ftpPrefix, directPrefix, replicasPrefix},
 	}
 }
 
-// burst runs the sessions of one run at once (each ready before the clock
-// starts) and returns files/s over the run's wall time.
-func burst(r *rig, rep int, up upload) run {
+// burst runs the sessions of one run through g at once (each ready before
+// the clock starts) and returns files/s over the run's wall time.
+func burst(r *rig, g *gateway, rep int, up upload) run {
 	type result struct {
 		perFile []time.Duration
 		acked   []file
@@ -88,7 +90,7 @@ func burst(r *rig, rep int, up upload) run {
 			once := sync.OnceFunc(ready.Done)
 			defer once() // also when up fails before it is ready
 			var res result
-			res.perFile, res.acked, res.failed = up(r, c, once, start)
+			res.perFile, res.acked, res.failed = up(r, g, c, once, start)
 			results[s] = res
 		})
 	}
@@ -109,7 +111,7 @@ func burst(r *rig, rep int, up upload) run {
 }
 
 // putObjects is the direct baseline: one PutObject per picture.
-func putObjects(r *rig, c camera, ready func(), start <-chan struct{}) ([]time.Duration, []file, []error) {
+func putObjects(r *rig, _ *gateway, c camera, ready func(), start <-chan struct{}) ([]time.Duration, []file, []error) {
 	buf, pics := c.pictures(directPrefix)
 	ready()
 	<-start
@@ -135,9 +137,9 @@ func putObjects(r *rig, c camera, ready func(), start <-chan struct{}) ([]time.D
 // ftpPassive is a camera session with jlaffaye/ftp in passive mode (PASV):
 // log in, then per picture: on a new directory CWD / and CWD into each
 // component, MKD where CWD fails; STOR; 226.
-func ftpPassive(r *rig, c camera, ready func(), start <-chan struct{}) ([]time.Duration, []file, []error) {
-	buf, pics := c.pictures(ftpPrefix)
-	conn, err := r.gw.login()
+func ftpPassive(_ *rig, g *gateway, c camera, ready func(), start <-chan struct{}) ([]time.Duration, []file, []error) {
+	buf, pics := c.pictures(g.Prefix)
+	conn, err := g.login()
 	if err != nil {
 		return nil, nil, []error{fmt.Errorf("session %d: login: %w", c.Session, err)}
 	}
@@ -204,11 +206,15 @@ func findPython(t *testing.T, r *rig) {
 // ftpActive is a camera session with Python's ftplib in active mode
 // (PORT), testdata/burst.py, one process per session: the same commands as
 // ftpPassive. The script reports each file's time and SHA-256.
-func ftpActive(r *rig, c camera, ready func(), start <-chan struct{}) ([]time.Duration, []file, []error) {
-	host, port, _ := strings.Cut(r.gw.Addr, ":")
-	cmd := exec.Command(r.python, "testdata/burst.py", host, port, r.gw.User, r.gw.Pass,
+func ftpActive(r *rig, g *gateway, c camera, ready func(), start <-chan struct{}) ([]time.Duration, []file, []error) {
+	host, port, _ := strings.Cut(g.Addr, ":")
+	args := []string{"testdata/burst.py", host, port, g.User, g.Pass,
 		strconv.Itoa(c.Files), strconv.Itoa(fileSize), strconv.Itoa(dirEvery),
-		fmt.Sprintf("cam%02d/2026-12-%02d", c.Session, c.Rep%28+1))
+		fmt.Sprintf("cam%02d/2026-12-%02d", c.Session, c.Rep%28+1)}
+	if g.ClientIP != "" {
+		args = append(args, g.ClientIP)
+	}
+	cmd := exec.Command(r.python, args...)
 	fail := func(err error) ([]time.Duration, []file, []error) {
 		return nil, nil, []error{fmt.Errorf("session %d: burst.py: %w", c.Session, err)}
 	}
@@ -256,7 +262,7 @@ func ftpActive(r *rig, c camera, ready func(), start <-chan struct{}) ([]time.Du
 			failed = append(failed, fmt.Errorf("session %d file %d: bad SHA-256 %q", c.Session, i, f[3]))
 			continue
 		}
-		acked = append(acked, file{Key: ftpPrefix + c.dir(i) + "/" + c.name(i), Size: fileSize, Sum: [sha256.Size]byte(sum)})
+		acked = append(acked, file{Key: g.Prefix + c.dir(i) + "/" + c.name(i), Size: fileSize, Sum: [sha256.Size]byte(sum)})
 	}
 	if err := cmd.Wait(); err != nil {
 		failed = append(failed, fmt.Errorf("session %d: burst.py: %w: %s", c.Session, err, stderr.String()))

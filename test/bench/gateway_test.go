@@ -26,7 +26,12 @@ type gateway struct {
 	Addr string
 	User string
 	Pass string
-	pids []int
+	// Prefix is the user's root in the bucket (ftpPrefix, or
+	// replicasPrefix for the replicas).
+	Prefix string
+	// ClientIP, when set, is the address the FTP clients connect from.
+	ClientIP string
+	pids     []int
 	// S3 counts the requests the gateway sends to S3.
 	S3 *counter
 	// NeedsRoot: the server's root directory must exist as a marker
@@ -40,21 +45,26 @@ type gateway struct {
 // -bench.env's variables.
 func startGateway(t testing.TB, bin string, srv *s3test.Server, bucket string) *gateway {
 	t.Helper()
-	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), S3: newCounter(t, srv.Endpoint)}
+	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), Prefix: ftpPrefix, S3: newCounter(t, srv.Endpoint)}
 	dataDir := t.TempDir()
 	s3ftpbin.AddUser(t, bin, g.User, g.Pass, "--bucket", bucket, "--prefix", ftpPrefix, "--data-dir", dataDir)
 	config := s3ftpbin.WriteConfig(t, dataDir, g.S3.url, srv.AccessKey, srv.SecretKey, "log-level: warn")
 	args := append([]string{"serve", "--config", config}, strings.Fields(*serveArgs)...)
+	p := s3ftpbin.StartEnv(t, srv.Name, bin, extraEnv(), args...)
+	g.Addr = p.Addr
+	g.pids = append(g.pids, p.Cmd.Process.Pid)
+	return g
+}
+
+// extraEnv returns -bench.env's variables.
+func extraEnv() []string {
 	var env []string
 	for _, kv := range strings.Split(*serveEnv, ",") {
 		if kv = strings.TrimSpace(kv); kv != "" {
 			env = append(env, kv)
 		}
 	}
-	p := s3ftpbin.StartEnv(t, srv.Name, bin, env, args...)
-	g.Addr = p.Addr
-	g.pids = append(g.pids, p.Cmd.Process.Pid)
-	return g
+	return env
 }
 
 // startReference runs the reference server fclairamb/ftpserver (bin, built
@@ -63,7 +73,7 @@ func startGateway(t testing.TB, bin string, srv *s3test.Server, bucket string) *
 // ends.
 func startReference(t testing.TB, bin string, srv *s3test.Server, bucket string) *gateway {
 	t.Helper()
-	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), S3: newCounter(t, srv.Endpoint), NeedsRoot: true}
+	g := &gateway{User: "bench", Pass: "bench-" + strconv.Itoa(os.Getpid()), Prefix: ftpPrefix, S3: newCounter(t, srv.Endpoint), NeedsRoot: true}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -188,9 +198,13 @@ func (g *gateway) session(do func(c *ftp.ServerConn) error, opts ...ftp.DialOpti
 }
 
 // login opens a logged-in jlaffaye/ftp session in passive mode (PASV;
-// opts added).
+// opts added), from ClientIP when set.
 func (g *gateway) login(opts ...ftp.DialOption) (*ftp.ServerConn, error) {
-	c, err := ftp.Dial(g.Addr, append([]ftp.DialOption{ftp.DialWithTimeout(time.Minute), ftp.DialWithDisabledEPSV(true)}, opts...)...)
+	d := net.Dialer{Timeout: time.Minute}
+	if g.ClientIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(g.ClientIP)}
+	}
+	c, err := ftp.Dial(g.Addr, append([]ftp.DialOption{ftp.DialWithDialer(d), ftp.DialWithDisabledEPSV(true)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", g.Addr, err)
 	}

@@ -32,6 +32,9 @@ type row struct {
 	RSS               float64   // gateway peak RSS over the workload, MiB
 	FTPReq, DirectReq map[string]int
 	Lost              int
+	// One is the one gateway's side of the same runs, for a row through
+	// several replicas; nil otherwise.
+	One *side
 }
 
 // median returns the median of v (0 when empty).
@@ -85,21 +88,46 @@ func printTable(w io.Writer, sz scale, rows []row) {
 	fmt.Fprintln(w, "| workload | S3 | unit | direct median (min–max) | ftp median (min–max) | ftp/direct | p99 per file direct, ms | p99 per file ftp, ms | gateway CPU s per run | gateway peak RSS MiB | S3 requests per item, ftp | direct | failed | lost |")
 	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|")
 	for _, r := range rows {
-		d, f := median(r.Direct.Values), median(r.FTP.Values)
-		ratio := "–"
-		if d > 0 {
-			ratio = fmt.Sprintf("%.2f×", f/d)
-		}
-		lat := func(s side) string {
-			if len(s.PerFile) == 0 {
-				return "–"
-			}
-			return num(p99(s.PerFile))
-		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d |\n",
-			r.W.Name, r.Store, r.W.Unit, spread(r.Direct.Values), spread(r.FTP.Values), ratio,
+			r.W.Name, r.Store, r.W.Unit, spread(r.Direct.Values), spread(r.FTP.Values), times(median(r.FTP.Values), median(r.Direct.Values)),
 			lat(r.Direct), lat(r.FTP), num(median(r.CPU)), num(r.RSS),
 			perItem(r.FTPReq, r.FTP.Items), perItem(r.DirectReq, r.Direct.Items),
 			len(r.FTP.Failed)+len(r.Direct.Failed), r.Lost)
 	}
+	printReplicas(w, rows)
+}
+
+// printReplicas writes, for the rows through several replicas, their
+// figures against the one gateway's in the same runs.
+func printReplicas(w io.Writer, rows []row) {
+	header := false
+	for _, r := range rows {
+		if r.One == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\n| workload | S3 | unit | one gateway median (min–max) | replicas median (min–max) | replicas/one gateway | p99 per file one gateway, ms | p99 per file replicas, ms | p99 replicas/one gateway |")
+			fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|")
+			header = true
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.W.Name, r.Store, r.W.Unit, spread(r.One.Values), spread(r.FTP.Values), times(median(r.FTP.Values), median(r.One.Values)),
+			lat(*r.One), lat(r.FTP), times(p99(r.FTP.PerFile), p99(r.One.PerFile)))
+	}
+}
+
+// times formats a/b as "0.87×", or "–" when b is 0.
+func times(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// lat formats the p99 of s's per-file times in ms, or "–" without any.
+func lat(s side) string {
+	if len(s.PerFile) == 0 {
+		return "–"
+	}
+	return num(p99(s.PerFile))
 }

@@ -36,13 +36,16 @@ var (
 	serveArgs = flag.String("bench.serve", "", "extra `s3ftp serve` arguments, space-separated (e.g. \"--s3-part-size 16MiB\")")
 	reference = flag.String("bench.reference", "", "path of a fclairamb/ftpserver binary to measure instead of s3ftp (the reference server, built beside the project)")
 	serveEnv  = flag.String("bench.env", "", "extra environment of `s3ftp serve`, comma-separated KEY=VALUE (e.g. S3FTP_S3_CONCURRENCY=4)")
+	nReplicas = flag.Int("bench.replicas", 0, "also run the camera bursts through this many replicas behind a balancer (with PostgreSQL), interleaved with one gateway: rows burst-pasv-Nreplicas, burst-port-Nreplicas; 0: not")
 )
 
 const (
 	ftpPrefix    = "ftp/"    // the FTP user's root in the bucket
 	directPrefix = "direct/" // where the direct baseline writes
-	fileSize     = 200 << 10 // a camera picture
-	dirEvery     = 25        // files per dated directory
+	// replicasPrefix is the replicas' user's root in the bucket.
+	replicasPrefix = "replicas/"
+	fileSize       = 200 << 10 // a camera picture
+	dirEvery       = 25        // files per dated directory
 )
 
 // scale is one run's workload sizes.
@@ -77,8 +80,11 @@ type rig struct {
 	srv    *s3test.Server
 	bucket string
 	gw     *gateway
-	sz     scale
-	tmp    string
+	// replicas are the -bench.replicas replicas behind their balancer,
+	// nil without the flag.
+	replicas *gateway
+	sz       scale
+	tmp      string
 	// direct is the baseline's client; its requests go through directS3,
 	// a counting proxy like the gateway's, so both paths have the same hop.
 	direct   *s3.Client
@@ -109,12 +115,15 @@ type run struct {
 
 // workload is one row of the table.
 type workload struct {
-	Name    string
-	Unit    string // of run.Value
-	Setup   func(t *testing.T, r *rig)
-	FTP     func(t *testing.T, r *rig, rep int) run
-	Direct  func(t *testing.T, r *rig, rep int) run
-	Cleanup []string // key prefixes deleted after the workload
+	Name   string
+	Unit   string // of run.Value
+	Setup  func(t *testing.T, r *rig)
+	FTP    func(t *testing.T, r *rig, rep int) run
+	Direct func(t *testing.T, r *rig, rep int) run
+	// Replicas is FTP through r.replicas; nil when the workload has no
+	// such row.
+	Replicas func(t *testing.T, r *rig, rep int) run
+	Cleanup  []string // key prefixes deleted after the workload
 }
 
 // TestWorkloads runs every workload of -bench.workloads through the real
@@ -142,7 +151,7 @@ func TestWorkloads(t *testing.T) {
 			if !match.MatchString(w.Name) {
 				continue
 			}
-			rows = append(rows, measure(t, r, w))
+			rows = append(rows, measure(t, r, w)...)
 		}
 	}
 	printTable(os.Stdout, sz, rows)
@@ -180,6 +189,9 @@ func startRig(t *testing.T, bin, store string, sz scale) *rig {
 	} else {
 		r.gw = startGateway(t, bin, srv, r.bucket)
 	}
+	if *nReplicas > 0 {
+		r.replicas = startReplicas(t, bin, srv, r.bucket, *nReplicas, sz)
+	}
 	r.directS3 = newCounter(t, srv.Endpoint)
 	proxied := *srv
 	proxied.Endpoint = r.directS3.url
@@ -196,13 +208,21 @@ func transport() *http.Transport {
 	return tr
 }
 
-// measure runs w reps times through FTP and directly, interleaved,
-// verifies every acknowledged upload after each run and deletes the
-// workload's keys at the end.
-func measure(t *testing.T, r *rig, w workload) row {
+// measure runs w reps times through FTP and directly, interleaved (and
+// through the replicas, when running, between the two), verifies every
+// acknowledged upload after each run and deletes the workload's keys at
+// the end. It returns w's row, then its replicas' row if any.
+func measure(t *testing.T, r *rig, w workload) []row {
 	t.Helper()
 	start := time.Now()
 	res := row{Store: r.srv.Name, W: w, FTPReq: map[string]int{}, DirectReq: map[string]int{}}
+	var repl *row
+	if r.replicas != nil && w.Replicas != nil {
+		rw := w
+		rw.Name = fmt.Sprintf("%s-%dreplicas", w.Name, *nReplicas)
+		repl = &row{Store: r.srv.Name, W: rw, FTPReq: map[string]int{}, DirectReq: res.DirectReq, One: &res.FTP}
+		r.replicas.ResetPeak(t)
+	}
 	if r.gw.NeedsRoot {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		_, err := r.check.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.bucket, Key: aws.String(ftpPrefix), Body: http.NoBody})
@@ -216,13 +236,10 @@ func measure(t *testing.T, r *rig, w workload) row {
 	}
 	r.gw.ResetPeak(t)
 	for rep := range *reps {
-		r.gw.S3.take()
-		cpu := r.gw.CPU(t)
-		f := w.FTP(t, r, rep)
-		res.CPU = append(res.CPU, r.gw.CPU(t)-cpu)
-		add(res.FTPReq, r.gw.S3.take())
-		res.FTP.add(f)
-		res.Lost += r.lost(t, f.Acked)
+		r.ftpRun(t, &res, r.gw, func() run { return w.FTP(t, r, rep) })
+		if repl != nil {
+			r.ftpRun(t, repl, r.replicas, func() run { return w.Replicas(t, r, rep) })
+		}
 
 		r.directS3.take()
 		d := w.Direct(t, r, rep)
@@ -231,17 +248,41 @@ func measure(t *testing.T, r *rig, w workload) row {
 		res.Lost += r.lost(t, d.Acked)
 	}
 	res.RSS = r.gw.PeakRSS(t)
+	rows := []row{res}
+	if repl != nil {
+		repl.Direct = res.Direct
+		repl.RSS = r.replicas.PeakRSS(t)
+		rows = append(rows, *repl)
+	}
 	for _, p := range w.Cleanup {
 		r.deleteAll(t, p)
 	}
-	for _, err := range append(res.FTP.Failed, res.Direct.Failed...) {
-		t.Errorf("%s: %v", w.Name, err)
+	for _, err := range res.Direct.Failed {
+		t.Errorf("%s direct: %v", w.Name, err)
 	}
-	if res.Lost > 0 {
-		t.Errorf("%s: %d acknowledged uploads not in S3 as sent", w.Name, res.Lost)
+	for _, rw := range rows {
+		for _, err := range rw.FTP.Failed {
+			t.Errorf("%s: %v", rw.W.Name, err)
+		}
+		if rw.Lost > 0 {
+			t.Errorf("%s: %d acknowledged uploads not in S3 as sent", rw.W.Name, rw.Lost)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "%s on %s: %d runs each way in %s\n", w.Name, r.srv.Name, *reps, time.Since(start).Round(time.Second))
-	return res
+	return rows
+}
+
+// ftpRun runs do, one run through g, into res: its figures, g's CPU time
+// and S3 requests, and its acknowledged uploads not found in S3.
+func (r *rig) ftpRun(t *testing.T, res *row, g *gateway, do func() run) {
+	t.Helper()
+	g.S3.take()
+	cpu := g.CPU(t)
+	f := do()
+	res.CPU = append(res.CPU, g.CPU(t)-cpu)
+	add(res.FTPReq, g.S3.take())
+	res.FTP.add(f)
+	res.Lost += r.lost(t, f.Acked)
 }
 
 func add(into, from map[string]int) {
@@ -333,6 +374,9 @@ func header(sz scale) string {
 	server := "s3ftp"
 	if *reference != "" {
 		server = "reference server " + *reference
+	}
+	if *nReplicas > 0 {
+		server += fmt.Sprintf(" (and %d replicas behind a balancer for the bursts)", *nReplicas)
 	}
 	return fmt.Sprintf("%s: %s size: bursts %d sessions × %d files × %d KiB (new directory every %d files), large file %d MiB, listing %d objects; %d runs each, interleaved; %s, %d CPUs, %s, %s; serve %q env %q",
 		server, size, sz.Sessions, sz.Files, fileSize>>10, dirEvery, sz.Large>>20, sz.Objects, *reps,

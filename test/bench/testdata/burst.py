@@ -1,7 +1,7 @@
 """One camera session for test/bench (burst_test.go): Python's ftplib in
 active mode (PORT).
 
-usage: burst.py HOST PORT USER PASSWORD FILES SIZE EVERY DIR
+usage: burst.py HOST PORT USER PASSWORD FILES SIZE EVERY DIR [SOURCE]
 
 Logs in, prepares FILES pictures of SIZE random bytes (each stamped with its
 index) and their SHA-256, prints "ready", waits for a line on stdin, then per
@@ -9,7 +9,8 @@ picture i: every EVERY pictures enters /DIR/HH (HH = 10 + i // EVERY) as a
 camera does (CWD /, then CWD into each component, MKD where CWD fails), and
 STORs imgNNNNN.jpg. Then prints one line per picture, "file I SECONDS SHA256"
 when acknowledged (226) or "error I SECONDS MESSAGE"; SECONDS covers the
-directory handling, PORT, STOR and the 226.
+directory handling, PORT, STOR and the 226. SOURCE is the local address to
+connect from (and so the one PORT gives).
 """
 
 import ftplib
@@ -24,7 +25,8 @@ host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.arg
 files, size, every, base = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
 
 ftp = ftplib.FTP()
-ftp.connect(host, port, timeout=60)
+source = (sys.argv[9], 0) if len(sys.argv) > 9 else None
+ftp.connect(host, port, timeout=60, source_address=source)
 ftp.login(user, password)
 ftp.set_pasv(False)
 buf = bytearray(os.urandom(size))
