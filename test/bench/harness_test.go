@@ -4,6 +4,7 @@ package bench
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,5 +77,33 @@ func TestStatistics(t *testing.T) {
 	}
 	if got := spread([]float64{0.0234, 0.0191, 1.5}); got != "0.023 (0.019–1.50)" {
 		t.Errorf("spread = %q", got)
+	}
+}
+
+func TestPrintReplicas(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	one := side{Values: []float64{100, 80, 120}, PerFile: ms(10, 20, 40)}
+	rows := []row{
+		{Store: "versitygw", W: workload{Name: "burst-pasv", Unit: "files/s"}, FTP: one},
+		{Store: "versitygw", W: workload{Name: "burst-pasv-3replicas", Unit: "files/s"}, FTP: side{Values: []float64{50, 60}, PerFile: ms(30, 60)}, One: &one},
+	}
+	var b strings.Builder
+	printReplicas(&b, rows[:1])
+	if b.Len() != 0 {
+		t.Errorf("without a replicas row printed %q", b.String())
+	}
+	printReplicas(&b, rows)
+	want := "| burst-pasv-3replicas | versitygw | files/s | 100 (80.0–120) | 55.0 (50.0–60.0) | 0.55× | 40.0 | 60.0 | 1.50× |"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("printed\n%s\nwant the line\n%s", b.String(), want)
+	}
+	if strings.Contains(b.String(), "| burst-pasv |") {
+		t.Errorf("printed the one gateway's own row:\n%s", b.String())
 	}
 }
