@@ -31,7 +31,10 @@ type gateway struct {
 	Prefix string
 	// ClientIP, when set, is the address the FTP clients connect from.
 	ClientIP string
-	pids     []int
+	// Relayed, for replicas, counts the data connections relayed so far
+	// from the replica the balancer chose to the port's owner.
+	Relayed func() int
+	pids    []int
 	// S3 counts the requests the gateway sends to S3.
 	S3 *counter
 	// NeedsRoot: the server's root directory must exist as a marker

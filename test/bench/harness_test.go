@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3ftp/s3ftp/test/replicas"
 )
 
 func TestOperation(t *testing.T) {
@@ -91,7 +93,7 @@ func TestPrintReplicas(t *testing.T) {
 	one := side{Values: []float64{100, 80, 120}, PerFile: ms(10, 20, 40)}
 	rows := []row{
 		{Store: "versitygw", W: workload{Name: "burst-pasv", Unit: "files/s"}, FTP: one},
-		{Store: "versitygw", W: workload{Name: "burst-pasv-3replicas", Unit: "files/s"}, FTP: side{Values: []float64{50, 60}, PerFile: ms(30, 60)}, One: &one},
+		{Store: "versitygw", W: workload{Name: "burst-pasv-3replicas", Unit: "files/s"}, FTP: side{Values: []float64{50, 60}, PerFile: ms(30, 60), Items: 200}, One: &one, Relayed: 134},
 	}
 	var b strings.Builder
 	printReplicas(&b, rows[:1])
@@ -99,11 +101,31 @@ func TestPrintReplicas(t *testing.T) {
 		t.Errorf("without a replicas row printed %q", b.String())
 	}
 	printReplicas(&b, rows)
-	want := "| burst-pasv-3replicas | versitygw | files/s | 100 (80.0–120) | 55.0 (50.0–60.0) | 0.55× | 40.0 | 60.0 | 1.50× |"
+	want := "| burst-pasv-3replicas | versitygw | files/s | 100 (80.0–120) | 55.0 (50.0–60.0) | 0.55× | 40.0 | 60.0 | 1.50× | 0.67 |"
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("printed\n%s\nwant the line\n%s", b.String(), want)
 	}
 	if strings.Contains(b.String(), "| burst-pasv |") {
 		t.Errorf("printed the one gateway's own row:\n%s", b.String())
+	}
+}
+
+func TestRelayed(t *testing.T) {
+	// Three replicas sharing passive ports 101-106 (control port 100):
+	// 127.0.0.1 owns 101-102, 127.0.0.2 103-104, 127.0.0.3 105-106.
+	c := &replicas.Cluster{Hosts: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}, ControlPort: 100, Passive: [2]int{101, 106}}
+	for _, tc := range []struct {
+		name   string
+		routes []replicas.Route
+		want   int
+	}{
+		{"none", nil, 0},
+		{"control connections are not relayed", []replicas.Route{{Port: 100, Backend: "127.0.0.2"}, {Port: 100, Backend: "127.0.0.3"}}, 0},
+		{"to the owner", []replicas.Route{{Port: 101, Backend: "127.0.0.1"}, {Port: 104, Backend: "127.0.0.2"}, {Port: 105, Backend: "127.0.0.3"}}, 0},
+		{"to another replica", []replicas.Route{{Port: 102, Backend: "127.0.0.3"}, {Port: 103, Backend: "127.0.0.1"}, {Port: 106, Backend: "127.0.0.3"}}, 2},
+	} {
+		if got := relayed(c, tc.routes); got != tc.want {
+			t.Errorf("%s: relayed = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -56,5 +56,21 @@ func startReplicas(t *testing.T, bin string, srv *s3test.Server, bucket string, 
 	for _, p := range c.Procs {
 		g.pids = append(g.pids, p.Cmd.Process.Pid)
 	}
+	g.Relayed = func() int { return relayed(c, lb.Routes()) }
 	return g
+}
+
+// relayed counts the routes to a passive port that the balancer sent to a
+// replica other than the one whose slice holds the port: the data
+// connections a replica relayed to its owner.
+func relayed(c *replicas.Cluster, routes []replicas.Route) int {
+	n := 0
+	for _, r := range routes {
+		for i, h := range c.Hosts {
+			if first, last := c.Slice(i); r.Port >= first && r.Port <= last && r.Backend != h {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -35,6 +35,8 @@ type row struct {
 	// One is the one gateway's side of the same runs, for a row through
 	// several replicas; nil otherwise.
 	One *side
+	// Relayed counts the data connections the replicas relayed.
+	Relayed int
 }
 
 // median returns the median of v (0 when empty).
@@ -106,13 +108,13 @@ func printReplicas(w io.Writer, rows []row) {
 			continue
 		}
 		if !header {
-			fmt.Fprintln(w, "\n| workload | S3 | unit | one gateway median (min–max) | replicas median (min–max) | replicas/one gateway | p99 per file one gateway, ms | p99 per file replicas, ms | p99 replicas/one gateway |")
-			fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(w, "\n| workload | S3 | unit | one gateway median (min–max) | replicas median (min–max) | replicas/one gateway | p99 per file one gateway, ms | p99 per file replicas, ms | p99 replicas/one gateway | data connections relayed per file |")
+			fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 			header = true
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.W.Name, r.Store, r.W.Unit, spread(r.One.Values), spread(r.FTP.Values), times(median(r.FTP.Values), median(r.One.Values)),
-			lat(*r.One), lat(r.FTP), times(p99(r.FTP.PerFile), p99(r.One.PerFile)))
+			lat(*r.One), lat(r.FTP), times(p99(r.FTP.PerFile), p99(r.One.PerFile)), ratio(r.Relayed, max(r.FTP.Items, 1)))
 	}
 }
 

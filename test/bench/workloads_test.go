@@ -278,8 +278,15 @@ func (r *rig) ftpRun(t *testing.T, res *row, g *gateway, do func() run) {
 	t.Helper()
 	g.S3.take()
 	cpu := g.CPU(t)
+	relayed := 0
+	if g.Relayed != nil {
+		relayed = g.Relayed()
+	}
 	f := do()
 	res.CPU = append(res.CPU, g.CPU(t)-cpu)
+	if g.Relayed != nil {
+		res.Relayed += g.Relayed() - relayed
+	}
 	add(res.FTPReq, g.S3.take())
 	res.FTP.add(f)
 	res.Lost += r.lost(t, f.Acked)
