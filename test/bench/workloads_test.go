@@ -278,14 +278,14 @@ func (r *rig) ftpRun(t *testing.T, res *row, g *gateway, do func() run) {
 	t.Helper()
 	g.S3.take()
 	cpu := g.CPU(t)
-	relayed := 0
+	relayedBefore := 0
 	if g.Relayed != nil {
-		relayed = g.Relayed()
+		relayedBefore = g.Relayed()
 	}
 	f := do()
 	res.CPU = append(res.CPU, g.CPU(t)-cpu)
 	if g.Relayed != nil {
-		res.Relayed += g.Relayed() - relayed
+		res.Relayed += g.Relayed() - relayedBefore
 	}
 	add(res.FTPReq, g.S3.take())
 	res.FTP.add(f)
