@@ -139,6 +139,9 @@ func TestWorkloads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("-bench.workloads: %v", err)
 	}
+	if *reference != "" && *nReplicas > 0 {
+		t.Fatal("-bench.replicas runs s3ftp replicas against one s3ftp gateway: not with -bench.reference")
+	}
 	bin, err := s3ftpbin.Build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
