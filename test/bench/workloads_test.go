@@ -212,7 +212,8 @@ func transport() *http.Transport {
 }
 
 // measure runs w reps times through FTP and directly, interleaved (and
-// through the replicas, when running, between the two), verifies every
+// through the replicas, when running, before or after the one gateway in
+// turn), verifies every
 // acknowledged upload after each run and deletes the workload's keys at
 // the end. It returns w's row, then its replicas' row if any.
 func measure(t *testing.T, r *rig, w workload) []row {
@@ -239,9 +240,19 @@ func measure(t *testing.T, r *rig, w workload) []row {
 	}
 	r.gw.ResetPeak(t)
 	for rep := range *reps {
-		r.ftpRun(t, &res, r.gw, func() run { return w.FTP(t, r, rep) })
-		if repl != nil {
-			r.ftpRun(t, repl, r.replicas, func() run { return w.Replicas(t, r, rep) })
+		one := func() { r.ftpRun(t, &res, r.gw, func() run { return w.FTP(t, r, rep) }) }
+		if repl == nil {
+			one()
+		} else {
+			several := func() { r.ftpRun(t, repl, r.replicas, func() run { return w.Replicas(t, r, rep) }) }
+			// the replicas first every other run, so that neither always
+			// follows the other
+			first, second := one, several
+			if rep%2 == 1 {
+				first, second = several, one
+			}
+			first()
+			second()
 		}
 
 		r.directS3.take()
