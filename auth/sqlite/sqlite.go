@@ -21,6 +21,14 @@ import (
 // write lock before failing with SQLITE_BUSY.
 const busyTimeoutMillis = 5000
 
+// maxConns bounds the store's connections. SQLite writes one transaction at
+// a time, and in WAL mode each connection holds a shared lock on the file, so
+// the descriptor of a connection the pool closes stays open (SQLite keeps it
+// for reuse) until every connection is closed: an unbounded pool kept as many
+// descriptors as the most logins ever looked up at once (48 after a burst of
+// 50 sessions in test/reliability's TestLoad).
+const maxConns = 4
+
 // Store is an auth.Store kept in one SQLite file. It is safe for concurrent
 // use, also by several processes sharing the file.
 type Store struct {
@@ -60,6 +68,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	s := &Store{db: db}
 	if err := s.enableWAL(ctx); err != nil {
 		db.Close()
