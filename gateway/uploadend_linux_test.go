@@ -127,16 +127,23 @@ func TestHangUpBeforeEndOfFile(t *testing.T) {
 							}
 							hangUp(t, ctl.conn)
 							must(t, "close data", data.Close())
-							if got := obs.transfer(t); got != "aborted" {
-								t.Fatalf("run %d: upload %s, want aborted", i, got)
-							}
-							e.nothingAt(t, "alice/"+key)
+							requireAborted(t, obs, e, i, key)
 						}
 					})
 				}
 			}
 		}
 	}
+}
+
+// requireAborted fails the test unless run i's upload of key was aborted,
+// leaving nothing in S3.
+func requireAborted(t *testing.T, obs *endObserver, e *env, i int, key string) {
+	t.Helper()
+	if got := obs.transfer(t); got != "aborted" {
+		t.Fatalf("run %d: upload %s, want aborted", i, got)
+	}
+	e.nothingAt(t, "alice/"+key)
 }
 
 // TestKilledClient: a killed client's kernel closes both connections at
@@ -158,10 +165,7 @@ func TestKilledClient(t *testing.T) {
 					must(t, "write", err)
 					must(t, "close data", data.Close())
 					ctl.conn.Close()
-					if got := obs.transfer(t); got != "aborted" {
-						t.Fatalf("run %d: upload %s, want aborted", i, got)
-					}
-					e.nothingAt(t, "alice/"+key)
+					requireAborted(t, obs, e, i, key)
 				}
 			})
 		}

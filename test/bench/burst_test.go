@@ -115,18 +115,29 @@ func putObjects(r *rig, _ *gateway, c camera, ready func(), start <-chan struct{
 	buf, pics := c.pictures(directPrefix)
 	ready()
 	<-start
+	return sendPictures(c, buf, pics, func(i int, p file) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := r.direct.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.bucket, Key: &p.Key, Body: bytes.NewReader(buf)}); err != nil {
+			return fmt.Errorf("PutObject %s: %w", p.Key, err)
+		}
+		return nil
+	})
+}
+
+// sendPictures sends each picture with send, after stamping buf with its
+// number, and returns each one's time, those sent and the errors.
+func sendPictures(c camera, buf []byte, pics []file, send func(i int, p file) error) ([]time.Duration, []file, []error) {
 	var perFile []time.Duration
 	var acked []file
 	var failed []error
 	for i, p := range pics {
 		c.stamp(buf, i)
 		t0 := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, err := r.direct.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.bucket, Key: &p.Key, Body: bytes.NewReader(buf)})
-		cancel()
+		err := send(i, p)
 		perFile = append(perFile, time.Since(t0))
 		if err != nil {
-			failed = append(failed, fmt.Errorf("PutObject %s: %w", p.Key, err))
+			failed = append(failed, err)
 			continue
 		}
 		acked = append(acked, p)
@@ -146,12 +157,7 @@ func ftpPassive(_ *rig, g *gateway, c camera, ready func(), start <-chan struct{
 	defer conn.Quit()
 	ready()
 	<-start
-	var perFile []time.Duration
-	var acked []file
-	var failed []error
-	for i, p := range pics {
-		c.stamp(buf, i)
-		t0 := time.Now()
+	return sendPictures(c, buf, pics, func(i int, _ file) error {
 		err := error(nil)
 		if i%dirEvery == 0 {
 			err = enter(conn, c.dir(i))
@@ -159,14 +165,11 @@ func ftpPassive(_ *rig, g *gateway, c camera, ready func(), start <-chan struct{
 		if err == nil {
 			err = conn.Stor(c.name(i), bytes.NewReader(buf))
 		}
-		perFile = append(perFile, time.Since(t0))
 		if err != nil {
-			failed = append(failed, fmt.Errorf("session %d file %d: %w", c.Session, i, err))
-			continue
+			return fmt.Errorf("session %d file %d: %w", c.Session, i, err)
 		}
-		acked = append(acked, p)
-	}
-	return perFile, acked, failed
+		return nil
+	})
 }
 
 // enter changes to /dir as a camera does: CWD /, then CWD into each
