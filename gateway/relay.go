@@ -181,11 +181,9 @@ func (r *relay) pipe(client, raw net.Conn, target string) (up, down int64, err e
 	return up, down, err
 }
 
-// setLinger sets SO_LINGER on the TCP socket under conn.
+// setLinger sets SO_LINGER on conn, a TCP socket (the relay's own
+// sockets: the accepted one and the one it dialled, never a wrapped one).
 func setLinger(conn net.Conn, sec int) {
-	if pc, ok := conn.(*proxiedConn); ok {
-		conn = pc.Conn
-	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetLinger(sec)
 	}
@@ -223,22 +221,14 @@ func copyIdle(dst, src net.Conn, idle time.Duration) (int64, error) {
 // owner then aborts the upload, the client sees its download fail.
 func abort(conns ...net.Conn) {
 	for _, c := range conns {
-		if pc, ok := c.(*proxiedConn); ok {
-			c = pc.Conn
-		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
+		setLinger(c, 0)
 		_ = c.Close()
 	}
 }
 
-// closeWrite shuts down the writing side of conn (a TCP socket, or one
-// wrapped by the PROXY policy), or closes it.
+// closeWrite shuts down the writing side of conn (a TCP socket), or
+// closes it.
 func closeWrite(conn net.Conn) error {
-	if pc, ok := conn.(*proxiedConn); ok {
-		conn = pc.Conn
-	}
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}

@@ -179,18 +179,32 @@ func (m *dirMemory) added(p string, dir bool) {
 }
 
 // forget drops p, every path under it and the listing of its directory:
-// the session removed or moved what was there, or put a file there.
+// the session removed or moved what was there.
 func (m *dirMemory) forget(p string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.forgetTree(p)
+	if e := m.entries[path.Dir(p)]; e != nil && p != "/" {
+		m.names -= len(e.children)
+		e.children = nil
+	}
+}
+
+// replaced drops p and every path under it, keeping the listing of its
+// directory: the session is putting a file at p, which added records once
+// it is stored.
+func (m *dirMemory) replaced(p string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forgetTree(p)
+}
+
+// forgetTree drops p and every path under it; m.mu is held.
+func (m *dirMemory) forgetTree(p string) {
 	for q := range m.entries {
 		if q == p || strings.HasPrefix(q, p+"/") {
 			m.drop(q)
 		}
-	}
-	if e := m.entries[path.Dir(p)]; e != nil && p != "/" {
-		m.names -= len(e.children)
-		e.children = nil
 	}
 }
 

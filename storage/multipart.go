@@ -83,8 +83,9 @@ func (m *multipart) uploadPart(ctx context.Context, num int32, body []byte) (typ
 
 // copyPart makes part num of bytes [start, end] of the object at srcKey,
 // which must still have etag unless etag is "": if it has not, the error is
-// ErrChanged, whatever S3 answered (versitygw checks the range first, and
-// answers a source that shrank with 400 InvalidArgument, not 412).
+// ErrChanged (versitygw checks the range first, and answers a source that
+// shrank with 400 InvalidArgument, a refusal, not 412: a refused copy looks
+// at the source's ETag).
 func (m *multipart) copyPart(ctx context.Context, num int32, srcKey, etag string, start, end int64) (types.CompletedPart, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.fs.svc.set.PartTimeout)
 	defer cancel()
@@ -99,7 +100,7 @@ func (m *multipart) copyPart(ctx context.Context, num int32, srcKey, etag string
 	out, err := m.fs.svc.api.UploadPartCopy(ctx, in)
 	if err != nil {
 		err = s3Error(err)
-		if etag != "" && !errors.Is(err, ErrChanged) && !errors.Is(err, ErrAborted) && m.fs.changedSince(srcKey, etag) {
+		if etag != "" && errors.Is(err, ErrRefused) && m.fs.changedSince(srcKey, etag) {
 			err = fmt.Errorf("%w: %w", ErrChanged, err)
 		}
 		return types.CompletedPart{}, err

@@ -39,7 +39,7 @@ func (f *Fs) upload(name string, flags int, offset int64) (*Upload, error) {
 	if err := f.checkParent(name); err != nil {
 		return nil, err
 	}
-	f.dirs.forget(clean(name)) // a file is going there
+	f.dirs.replaced(clean(name)) // a file is going there
 	if flags&os.O_APPEND != 0 || offset != 0 {
 		return f.newAppender(name, offset, flags&os.O_APPEND != 0)
 	}

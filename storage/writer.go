@@ -130,19 +130,12 @@ func (w *Upload) grow() error {
 	if old != nil {
 		size = 2 * int64(cap(*old))
 	}
-	var nb *[]byte
-	if size <= maxGrownBufSize && w.mp == nil {
-		b, err := w.fs.svc.buffers.get(w.ctx, size)
-		if err != nil {
-			return err
-		}
-		nb = b
-	} else {
-		b, err := w.fs.svc.buffers.get(w.ctx, w.fs.svc.set.PartSize)
-		if err != nil {
-			return err
-		}
-		nb = b
+	if size > maxGrownBufSize || w.mp != nil {
+		size = w.fs.svc.set.PartSize
+	}
+	nb, err := w.fs.svc.buffers.get(w.ctx, size)
+	if err != nil {
+		return err
 	}
 	if old != nil {
 		*nb = append((*nb)[:0], *old...)

@@ -841,7 +841,7 @@ func (c *clientHandler) TransferOpen(info string) (io.ReadWriter, error) {
 	if c.transferMode == TransferModeDeflate {
 		transferStream, err = newDeflateTransfer(transferStream, c.server.settings.DeflateCompressionLevel)
 		if err != nil {
-			c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Could not switch to deflate mode: %v", err)) // s3ftp patch: 451 for a transient error
+			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Could not switch to deflate mode: %v", err))
 
 			return nil, fmt.Errorf("could not switch to deflate mode: %w", err)
 		}

@@ -291,7 +291,7 @@ func writeListing(writer io.Writer, files DirLister, what string, line func(io.W
 	}
 
 	if _, err := conn.Write([]byte("")); err != nil {
-		return &transferFailure{code: StatusTransferAborted, err: newNetworkError("couldn't send "+what+" data", err)}
+		return &transferFailure{code: conn.failureCode(), err: newNetworkError("couldn't send "+what+" data", err)}
 	}
 
 	return nil

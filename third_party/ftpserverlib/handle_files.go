@@ -197,10 +197,6 @@ func (c *clientHandler) doFileTransfer(transferConn io.ReadWriter, file io.ReadW
 		}
 	}
 
-	if size != nil && size.err != nil {
-		err = size.err // s3ftp patch: not as wrapped by the connection's WriteTo
-	}
-
 	if err != nil {
 		if fileTransferError, ok := file.(FileTransferError); ok {
 			fileTransferError.TransferError(err)
@@ -635,7 +631,7 @@ func (c *clientHandler) handleREST(param string) error {
 		c.ctxRest = size
 		c.writeMessage(StatusFileActionPending, "OK")
 	} else {
-		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Couldn't parse size: %v", err)) // s3ftp patch: 451 for a transient error
+		c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Couldn't parse size: %v", err))
 	}
 
 	return nil
