@@ -30,6 +30,9 @@ type FileSystem interface {
 	// StatFile describes the file at name, fs.ErrNotExist if there is
 	// none (a directory included).
 	StatFile(name string) (fs.FileInfo, error)
+	// Chdir returns nil if a directory is at name, storage.ErrNotDir if
+	// a file is, fs.ErrNotExist if nothing is (possibly from memory).
+	Chdir(name string) error
 	RemoveDir(name string) error
 	ComputeHash(name string, algo crypto.Hash, start, end int64) (string, error)
 	// Key returns the object key of the file at name.
@@ -59,6 +62,7 @@ var (
 	_ ftpserver.ClientDriverExtensionRemoveDir    = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionHasher       = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionAllocate     = (*clientDriver)(nil)
+	_ ftpserver.ClientDriverExtensionChdir        = (*clientDriver)(nil)
 )
 
 // command says how run treats one FTP command.
@@ -146,6 +150,19 @@ func (d *clientDriver) Stat(arg string) (fi fs.FileInfo, err error) {
 		return pattern, nil
 	}
 	return d.names.listing([]fs.FileInfo{fi})[0], nil
+}
+
+// Chdir answers CWD: nil if a directory is at arg. As for Stat,
+// directories are visible to every user, and only users who may see files
+// learn that a file is there.
+func (d *clientDriver) Chdir(arg string) error {
+	return d.run(command{op: "cwd"}, arg, func(name string) error {
+		err := d.fs.Chdir(name)
+		if errors.Is(err, storage.ErrNotDir) && !d.canSeeFiles() {
+			return errPermission
+		}
+		return err
+	})
 }
 
 // stat is Stat of a decoded name.

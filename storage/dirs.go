@@ -36,9 +36,10 @@ type dirMemory struct {
 
 // dirEntry is what a session knows of one path until it expires.
 type dirEntry struct {
-	until time.Time
-	dir   bool      // a directory exists there; false: only known not to be a file
-	mod   time.Time // the directory's date, zero when unknown
+	until  time.Time
+	dir    bool      // a directory exists there; false: only known not to be a file
+	absent bool      // nothing is there (a CWD found nothing)
+	mod    time.Time // the directory's date, zero when unknown
 	// children, when not nil, are the names the directory held (true for
 	// directories), all of them.
 	children map[string]bool
@@ -98,15 +99,23 @@ func (m *dirMemory) evict(cost int) {
 }
 
 // remember records that the paths (clean FTP paths) are not files, keeping
-// what is known of those remembered as directories.
+// what is known of those remembered as directories (but not that nothing
+// is there: something may be now).
 func (m *dirMemory) remember(paths ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range paths {
-		if e := m.get(p); e == nil {
+		if e := m.get(p); e == nil || e.absent {
 			m.put(p, &dirEntry{until: time.Now().Add(dirMemoryTTL)})
 		}
 	}
+}
+
+// rememberAbsent records that nothing is at p.
+func (m *dirMemory) rememberAbsent(p string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.put(p, &dirEntry{until: time.Now().Add(dirMemoryTTL), absent: true})
 }
 
 // rememberDir records that a directory is at p, with date mod (zero:
@@ -134,17 +143,26 @@ func (m *dirMemory) dir(p string) (fileInfo, bool) {
 	return fileInfo{}, false
 }
 
-// child reports whether something is at p, when the listing of p's
-// directory is remembered (known); known is false otherwise.
-func (m *dirMemory) child(p string) (exists, known bool) {
+// absent reports whether nothing is remembered to be at p.
+func (m *dirMemory) absent(p string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.get(p)
+	return e != nil && e.absent
+}
+
+// child reports whether something is at p, and whether it is a directory,
+// when the listing of p's directory is remembered (known); known is false
+// otherwise.
+func (m *dirMemory) child(p string) (exists, dir, known bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.get(path.Dir(p))
 	if e == nil || e.children == nil {
-		return false, false
+		return false, false, false
 	}
-	_, exists = e.children[path.Base(p)]
-	return exists, true
+	dir, exists = e.children[path.Base(p)]
+	return exists, dir, true
 }
 
 // added records that the session stored a file (dir false) or created a
@@ -160,6 +178,10 @@ func (m *dirMemory) added(p string, dir bool) {
 	}
 	for child, d := p, path.Dir(p); child != "/"; child, d = d, path.Dir(d) {
 		e := m.get(d)
+		if e != nil && e.absent {
+			m.drop(d)
+			e = nil
+		}
 		switch {
 		case e == nil:
 			m.put(d, &dirEntry{until: now.Add(dirMemoryTTL), dir: true})

@@ -20,7 +20,7 @@ func TestDirMemory(t *testing.T) {
 		{"/cam/2026-12-02", false, true},
 		{"/other/x", false, false},
 	} {
-		if exists, known := m.child(c.path); exists != c.exists || known != c.known {
+		if exists, _, known := m.child(c.path); exists != c.exists || known != c.known {
 			t.Errorf("child(%s) = %v, %v; want %v, %v", c.path, exists, known, c.exists, c.known)
 		}
 	}
@@ -29,11 +29,11 @@ func TestDirMemory(t *testing.T) {
 	if _, ok := m.dir("/cam/2026-12-02"); !ok {
 		t.Error("a directory made is not known")
 	}
-	if exists, _ := m.child("/cam/2026-12-02"); !exists {
+	if exists, dir, _ := m.child("/cam/2026-12-02"); !exists || !dir {
 		t.Error("a directory made is not in its parent's listing")
 	}
 	m.added("/cam/2026-12-02/a.jpg", false)
-	if exists, known := m.child("/cam/2026-12-02/a.jpg"); !exists || !known {
+	if exists, dir, known := m.child("/cam/2026-12-02/a.jpg"); !exists || dir || !known {
 		t.Error("a file stored is not in its new directory's listing")
 	}
 	if _, ok := m.dir("/cam/2026-12-02/a.jpg"); ok {
@@ -44,7 +44,7 @@ func TestDirMemory(t *testing.T) {
 	if _, ok := m.dir("/cam/2026-12-02"); ok {
 		t.Error("a removed directory is still known")
 	}
-	if _, known := m.child("/cam/2026-12-03"); known {
+	if _, _, known := m.child("/cam/2026-12-03"); known {
 		t.Error("the listing of a removed directory's parent is still trusted")
 	}
 
@@ -72,5 +72,37 @@ func TestDirMemory(t *testing.T) {
 	}
 	if total != m.names {
 		t.Errorf("%d names counted, %d remembered", m.names, total)
+	}
+}
+
+// TestDirMemoryAbsent: where a CWD found nothing is remembered as absent
+// until something is put there or under it, or the path is seen as a
+// directory.
+func TestDirMemoryAbsent(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(m *dirMemory)
+		absent bool
+		dir    bool // known as a directory
+	}{
+		{"remembered", func(*dirMemory) {}, true, false},
+		{"a file stored under it", func(m *dirMemory) { m.added("/cam/new/a.jpg", false) }, false, true},
+		{"made", func(m *dirMemory) { m.added("/cam/new", true) }, false, true},
+		{"a file going there", func(m *dirMemory) { m.replaced("/cam/new") }, false, false},
+		{"listed", func(m *dirMemory) { m.remember("/cam/new") }, false, false},
+		{"removed", func(m *dirMemory) { m.forget("/cam/new") }, false, false},
+		{"expired", func(m *dirMemory) { m.entries["/cam/new"].until = time.Now() }, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var m dirMemory
+			m.rememberAbsent("/cam/new")
+			c.change(&m)
+			if got := m.absent("/cam/new"); got != c.absent {
+				t.Errorf("absent = %v, want %v", got, c.absent)
+			}
+			if _, ok := m.dir("/cam/new"); ok != c.dir {
+				t.Errorf("known as a directory = %v, want %v", ok, c.dir)
+			}
+		})
 	}
 }

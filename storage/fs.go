@@ -70,6 +70,51 @@ func (f *Fs) Stat(name string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// Chdir returns nil if a directory is at name (FTP's CWD), ErrNotDir if a
+// file is, fs.ErrNotExist if nothing is. It answers from what the session
+// remembers (dirs.go) where it can, a name missing from a remembered
+// listing included, and otherwise with findDir: one listing of the
+// directory, whose names it then remembers, and a HeadObject only when the
+// listing is empty; where it found nothing is remembered too. So a
+// camera's CWD into a folder costs one listing per session, and its CWD
+// into each new directory it then makes, and that MKD's check, nothing.
+func (f *Fs) Chdir(name string) error {
+	if err := f.chdir(f.ctx, name); err != nil {
+		return pathError("chdir", name, err)
+	}
+	return nil
+}
+
+func (f *Fs) chdir(ctx context.Context, name string) error {
+	p := clean(name)
+	if _, ok := f.dirs.dir(p); ok || isRoot(p) {
+		return nil
+	}
+	switch exists, dir, known := f.dirs.child(p); {
+	case dir:
+		return nil
+	case exists:
+		return ErrNotDir
+	case known || f.dirs.absent(p):
+		return fs.ErrNotExist
+	}
+	prefix, err := f.jail.dirPrefix(name)
+	if err != nil {
+		return err
+	}
+	switch err := f.findDir(ctx, name, strings.TrimSuffix(prefix, "/"), prefix); {
+	case errors.Is(err, fs.ErrExist):
+		if _, ok := f.dirs.dir(p); ok {
+			return nil
+		}
+		return ErrNotDir
+	case err != nil:
+		return err
+	}
+	f.dirs.rememberAbsent(p)
+	return fs.ErrNotExist
+}
+
 // StatFile describes the file at name with one HeadObject: fs.ErrNotExist
 // when no object is there, a directory included.
 func (f *Fs) StatFile(name string) (fs.FileInfo, error) {
@@ -160,7 +205,8 @@ func (f *Fs) putMarker(ctx context.Context, prefix string) error {
 //
 // What the session remembers (dirs.go) answers without S3 requests: a
 // directory it has seen is there, a name missing from a listing of the
-// parent it made in the last dirMemoryTTL is not. Otherwise one listing
+// parent it made in the last dirMemoryTTL is not, nor one where a CWD found
+// nothing (then only the parents are checked). Otherwise one listing
 // of the directory answers (and is remembered), with a HeadObject when it
 // is empty, as for a new directory.
 func (f *Fs) Mkdir(name string, _ os.FileMode) error {
@@ -184,12 +230,14 @@ func (f *Fs) mkdir(ctx context.Context, name string) error {
 	if _, ok := f.dirs.dir(p); ok {
 		return fs.ErrExist
 	}
-	switch exists, known := f.dirs.child(p); {
+	switch exists, _, known := f.dirs.child(p); {
 	case exists:
 		return fs.ErrExist
 	case !known:
-		if err := f.findDir(ctx, name, key, prefix); err != nil {
-			return err
+		if !f.dirs.absent(p) { // nothing there when a CWD looked
+			if err := f.findDir(ctx, name, key, prefix); err != nil {
+				return err
+			}
 		}
 		if err := f.checkParent(name); err != nil {
 			return err

@@ -135,6 +135,14 @@ type ClientDriverExtentionFileTransfer interface {
 	GetHandle(name string, flags int, offset int64) (FileTransfer, error)
 }
 
+// ClientDriverExtensionChdir is implemented by a driver that answers CWD
+// itself instead of through Stat: Chdir returns nil if name is a directory
+// the client may enter, else why not (it may answer from what it
+// remembers, where a Stat must ask). s3ftp patch.
+type ClientDriverExtensionChdir interface {
+	Chdir(name string) error
+}
+
 // ClientDriverExtensionRemoveDir is an extension to implement if you need to distinguish
 // between the FTP command DELE (remove a file) and RMD (remove a dir). If you don't
 // implement this extension they will be both mapped to the Remove method defined in your

@@ -62,19 +62,35 @@ func (c *clientHandler) getRelativePath(inputPath string) string {
 func (c *clientHandler) handleCWD(param string) error {
 	pathAbsolute := c.absPath(param)
 
-	if stat, err := c.driver.Stat(pathAbsolute); err == nil {
-		if stat.IsDir() {
-			c.SetPath(pathAbsolute)
-			c.writeMessage(StatusFileOK, "CD worked on "+pathAbsolute)
-		} else {
-			c.writeMessage(StatusActionNotTaken, fmt.Sprintf("Can't change directory to %s: Not a Directory", pathAbsolute))
-		}
-	} else {
+	// s3ftp patch: one reply path, the driver's Chdir when it has one (upstream: Stat here)
+	if err := c.changeDir(pathAbsolute); err != nil {
 		// s3ftp patch: name the directory, as the other replies do (upstream: "CD issue: <err>")
 		c.writeMessage(transientCode(err, StatusActionNotTaken), fmt.Sprintf("Can't change directory to %s: %s", pathAbsolute, replyText(err))) // s3ftp patch: 451 for a transient error
+	} else {
+		c.SetPath(pathAbsolute)
+		c.writeMessage(StatusFileOK, "CD worked on "+pathAbsolute)
 	}
 
 	return nil
+}
+
+// errNotADirectory answers a CWD to a file.
+var errNotADirectory = errors.New("Not a Directory") //nolint:revive,stylecheck // upstream's reply text
+
+// changeDir returns nil if the client may enter the directory at p: the
+// driver's Chdir when it implements ClientDriverExtensionChdir, else a Stat
+// that finds a directory. s3ftp patch.
+func (c *clientHandler) changeDir(p string) error {
+	if chdir, ok := c.driver.(ClientDriverExtensionChdir); ok {
+		return chdir.Chdir(p) //nolint:wrapcheck // the driver's own error
+	}
+
+	stat, err := c.driver.Stat(p)
+	if err == nil && !stat.IsDir() {
+		return errNotADirectory
+	}
+
+	return err //nolint:wrapcheck // the driver's own error
 }
 
 func (c *clientHandler) handleMKD(param string) error {

@@ -1172,3 +1172,53 @@ func TestPatchListOptionNotStatted(t *testing.T) {
 	require.Contains(t, list, " -la\r\n", list)
 	require.NotContains(t, list, "a.txt", list)
 }
+
+// chdirDriver answers CWD with Chdir (patch 24) and counts the Stats.
+type chdirDriver struct {
+	*TestClientDriver
+	stats atomic.Int32
+}
+
+func (d *chdirDriver) Chdir(name string) error {
+	switch name {
+	case "/known":
+		return nil
+	case "/busy":
+		return fmt.Errorf("%w: storage busy", ErrTransient)
+	}
+
+	return os.ErrNotExist
+}
+
+func (d *chdirDriver) Stat(name string) (os.FileInfo, error) {
+	d.stats.Add(1)
+
+	return d.TestClientDriver.Stat(name) //nolint:wrapcheck // test driver
+}
+
+// Patch 24: a driver with ClientDriverExtensionChdir answers CWD without a
+// Stat: its nil enters the directory, its error is the 550 (451 when
+// transient) reply's reason. Without it a CWD to a file is still refused.
+func TestPatchChdir(t *testing.T) {
+	driver := &TestServerDriver{}
+	chdir := &chdirDriver{}
+	driver.AuthProvider = func(string, string) (ClientDriver, error) {
+		chdir.TestClientDriver = NewTestClientDriver(driver)
+
+		return chdir, nil
+	}
+	client := loginRaw(t, NewTestServerWithTestDriver(t, driver))
+
+	client.cmd(StatusFileOK, "CWD /known")
+	require.Contains(t, client.cmd(StatusPathCreated, "PWD"), `"/known"`)
+	require.Contains(t, client.cmd(StatusActionNotTaken, "CWD /missing"), "Can't change directory to /missing: file does not exist")
+	require.Contains(t, client.cmd(StatusLocalError, "CWD /busy"), "storage busy")
+	require.Contains(t, client.cmd(StatusPathCreated, "PWD"), `"/known"`)
+	require.Zero(t, chdir.stats.Load(), "CWD called Stat")
+
+	plain := &TestServerDriver{}
+	server := NewTestServerWithTestDriver(t, plain)
+	require.NoError(t, os.WriteFile(filepath.Join(plain.serverDir, "f.txt"), []byte("x"), 0o600))
+	client = loginRaw(t, server)
+	require.Contains(t, client.cmd(StatusActionNotTaken, "CWD /f.txt"), "Can't change directory to /f.txt: Not a Directory")
+}
