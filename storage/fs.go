@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,6 +34,10 @@ type Fs struct {
 	jail   jail
 	log    *slog.Logger
 	dirs   dirMemory // the directories this session knows of, for a short time (dirs.go)
+	// firstBuf is the capacity the session's next upload starts with: the
+	// buffer its last single-request upload needed (a camera's pictures
+	// are alike), so that it is not grown and copied each time.
+	firstBuf atomic.Int64
 }
 
 var _ afero.Fs = (*Fs)(nil)

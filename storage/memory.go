@@ -9,9 +9,14 @@ import (
 
 // bufferPool hands out the buffers uploads fill, within one process-wide
 // budget (Settings.UploadMemory): an upload waits for room rather than go
-// over it. Buffers given back are kept (in a sync.Pool, which the garbage
-// collector may empty) for the next upload, so a burst of uploads reuses
-// the same memory instead of allocating and zeroing it for each file.
+// over it. Buffers given back are kept for the next upload, so a burst of
+// uploads or the parts of a large one reuse the same memory instead of
+// allocating and zeroing it for each file or part (a sync.Pool, which the
+// garbage collector empties, made a 1 GiB upload allocate its part buffers
+// again after every collection). Kept buffers count toward the budget too
+// (the oldest are dropped when a new buffer would not fit beside them), and
+// those not reused for bufferIdle are dropped, so an idle gateway gives
+// their memory back.
 //
 // Waiters are served in order, and small buffers (those that grow before a
 // file is known to need multipart, up to maxGrownBufSize) may hold at most
@@ -28,8 +33,19 @@ type bufferPool struct {
 	used      int64 // bytes of buffers handed out and not given back
 	smallUsed int64
 	queue     []*bufferWaiter
-	free      map[int64]*sync.Pool // buffers given back, by capacity
+	free      map[int64][]idleBuffer // buffers given back, by capacity, oldest first
+	idle      int64                  // bytes of the buffers in free
+	trimming  bool                   // a trim is scheduled
 }
+
+// idleBuffer is a buffer given back, and when.
+type idleBuffer struct {
+	b     *[]byte
+	since time.Time
+}
+
+// bufferIdle is how long a buffer given back is kept for reuse.
+const bufferIdle = 30 * time.Second
 
 // bufferWaiter is an upload waiting for size bytes of the budget.
 type bufferWaiter struct {
@@ -39,12 +55,7 @@ type bufferWaiter struct {
 }
 
 func newBufferPool(limit, partSize int64, wait time.Duration) *bufferPool {
-	p := &bufferPool{limit: limit, smallLimit: limit - partSize, partSize: partSize, wait: wait, free: map[int64]*sync.Pool{}}
-	for size := int64(firstBufSize); size <= maxGrownBufSize; size *= 2 {
-		p.free[size] = &sync.Pool{}
-	}
-	p.free[partSize] = &sync.Pool{}
-	return p
+	return &bufferPool{limit: limit, smallLimit: limit - partSize, partSize: partSize, wait: wait, free: map[int64][]idleBuffer{}}
 }
 
 // get returns an empty buffer of capacity size (a small one, up to
@@ -91,23 +102,66 @@ func (p *bufferPool) get(ctx context.Context, size int64) (*[]byte, error) {
 	return nil, err
 }
 
-// put gives back a buffer that get returned.
+// put gives back a buffer that get returned, kept for reuse.
 func (p *bufferPool) put(b *[]byte) {
 	size := int64(cap(*b))
 	*b = (*b)[:0]
-	p.free[size].Put(b)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.free[size] = append(p.free[size], idleBuffer{b: b, since: time.Now()})
+	p.idle += size
+	if !p.trimming {
+		p.trimming = true
+		time.AfterFunc(bufferIdle, p.trim)
+	}
 	p.giveBack(size, size != p.partSize)
 }
 
-// buffer returns an empty buffer of capacity size, reused when one is free.
+// buffer returns an empty buffer of capacity size, whose bytes get has
+// counted: the one given back last, or a new one, for which kept buffers
+// are dropped while they and the buffers in use would exceed the budget.
 func (p *bufferPool) buffer(size int64) *[]byte {
-	if b, ok := p.free[size].Get().(*[]byte); ok {
+	p.mu.Lock()
+	if l := p.free[size]; len(l) > 0 {
+		b := l[len(l)-1].b
+		l[len(l)-1] = idleBuffer{}
+		p.free[size] = l[:len(l)-1]
+		p.idle -= size
+		p.mu.Unlock()
 		return b
 	}
+	p.drop(func(idleBuffer) bool { return p.used+p.idle > p.limit })
+	p.mu.Unlock()
 	b := make([]byte, 0, size)
 	return &b
+}
+
+// trim drops the buffers kept for longer than bufferIdle, and schedules
+// itself again while some are kept.
+func (p *bufferPool) trim() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cutoff := time.Now().Add(-bufferIdle)
+	p.drop(func(e idleBuffer) bool { return e.since.Before(cutoff) })
+	p.trimming = p.idle > 0
+	if p.trimming {
+		time.AfterFunc(bufferIdle, p.trim)
+	}
+}
+
+// drop forgets kept buffers, oldest first in each size, while more returns
+// true for the oldest one left. p.mu must be held.
+func (p *bufferPool) drop(more func(oldest idleBuffer) bool) {
+	for size, l := range p.free {
+		n := 0
+		for n < len(l) && more(l[n]) {
+			p.idle -= size
+			n++
+		}
+		kept := copy(l, l[n:])
+		clear(l[kept:])
+		p.free[size] = l[:kept]
+	}
 }
 
 // fits reports whether size more bytes fit the budget. p.mu must be held.

@@ -111,3 +111,43 @@ func TestUploadMemoryWait(t *testing.T) {
 		t.Error("an upload-memory below one upload's needs was accepted")
 	}
 }
+
+// TestUploadFirstBuffer: a session's upload starts with the buffer its
+// last single-request upload needed (at most 1 MiB), instead of growing one
+// from 64 KiB and copying it for every picture; a multipart or failed
+// upload changes nothing.
+func TestUploadFirstBuffer(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Fake(t)
+	bucket := srv.NewBucket(t)
+	e := newEnv(t, srv, bucket, storage.ChecksumsRequired, storage.Settings{})
+	for _, c := range []struct {
+		last int   // bytes of the upload before, 0: none
+		want int64 // the next upload's first buffer
+	}{
+		{0, 64 << 10},
+		{200 << 10, 256 << 10},
+		{9 << 20, 256 << 10}, // multipart: no change
+		{3 << 20, 1 << 20},
+		{10, 64 << 10},
+	} {
+		if c.last > 0 {
+			if err := writeThrough(e.fs, "/last.jpg", randBytes(c.last)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		u, err := e.fs.Upload("/next.jpg", writeFlags, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Write([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		got := storage.UploadMemoryInUse(e.svc)
+		u.Abort(errors.New("test over"))
+		_ = u.Close()
+		if got != c.want {
+			t.Errorf("after an upload of %d bytes: the next starts with %d bytes, want %d", c.last, got, c.want)
+		}
+	}
+}

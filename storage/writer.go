@@ -108,14 +108,24 @@ func (w *Upload) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// The first part buffer starts at firstBufSize and doubles up to
-// maxGrownBufSize; a file bigger than that gets a whole pooled part buffer.
-// Small files stay small, and a big one throws away at most 2 MiB of grown
-// buffers.
+// The first part buffer starts at firstBufSize, or at what the session's
+// last upload needed, and doubles up to maxGrownBufSize; a file bigger than
+// that gets a whole pooled part buffer. Small files stay small, and a big
+// one throws away at most 2 MiB of grown buffers.
 const (
 	firstBufSize    = 64 << 10
 	maxGrownBufSize = 1 << 20
 )
+
+// firstBufFor returns the capacity a buffer grown for a file of size bytes
+// ends with, at most maxGrownBufSize.
+func firstBufFor(size int64) int64 {
+	c := int64(firstBufSize)
+	for c < size && c < maxGrownBufSize {
+		c *= 2
+	}
+	return c
+}
 
 // grow makes room in the part buffer: the first part's buffer doubles from
 // firstBufSize to maxGrownBufSize; beyond, it is a buffer of capacity
@@ -126,7 +136,7 @@ const (
 // the upload ends or none comes (see bufferPool.get).
 func (w *Upload) grow() error {
 	old := w.buf
-	size := int64(firstBufSize)
+	size := max(firstBufSize, w.fs.firstBuf.Load())
 	if old != nil {
 		size = 2 * int64(cap(*old))
 	}
@@ -274,6 +284,9 @@ func (w *Upload) Close() error {
 	w.release()
 	if err != nil {
 		return w.pathErr(err)
+	}
+	if w.mp == nil {
+		w.fs.firstBuf.Store(firstBufFor(w.size))
 	}
 	w.fs.dirs.added(w.name, false)
 	return nil
