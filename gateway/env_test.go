@@ -250,7 +250,9 @@ func (f *faultTransport) holdWith(hold func(req *http.Request) error) {
 // hold holds back every later request matching match until the test
 // closes the channel that arrives on the returned channel for it (or the
 // request's context ends, as when the gateway cancels it); nil match holds
-// nothing.
+// nothing. A request with a body is held once the gateway has given its
+// last byte: a PutObject the gateway starts before it knows whether the
+// upload may be stored (storage's DataEnded) is held from its commit.
 func (f *faultTransport) hold(match func(req *http.Request) bool) <-chan chan struct{} {
 	if match == nil {
 		f.holdWith(nil)
@@ -261,16 +263,44 @@ func (f *faultTransport) hold(match func(req *http.Request) bool) <-chan chan st
 		if !match(req) {
 			return nil
 		}
-		release := make(chan struct{})
-		holding <- release
-		select {
-		case <-release:
-			return nil
-		case <-req.Context().Done():
-			return req.Context().Err()
+		wait := func() error {
+			release := make(chan struct{})
+			holding <- release
+			select {
+			case <-release:
+				return nil
+			case <-req.Context().Done():
+				return req.Context().Err()
+			}
 		}
+		if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 {
+			return wait()
+		}
+		req.Body = &heldAtEnd{ReadCloser: req.Body, left: req.ContentLength, wait: wait}
+		return nil
 	})
 	return holding
+}
+
+// heldAtEnd is a request body that calls wait when its last byte is read,
+// before handing it on.
+type heldAtEnd struct {
+	io.ReadCloser
+	left int64
+	wait func() error
+}
+
+func (h *heldAtEnd) Read(p []byte) (int, error) {
+	n, err := h.ReadCloser.Read(p)
+	if h.left > 0 && int64(n) >= h.left {
+		h.left = 0
+		if werr := h.wait(); werr != nil {
+			return 0, werr
+		}
+		return n, err
+	}
+	h.left -= int64(n)
+	return n, err
 }
 
 // slow delays every later request by d (a slow S3 server or link).

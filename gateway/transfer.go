@@ -39,12 +39,13 @@ type stream interface {
 }
 
 var (
-	_ ftpserver.FileTransfer      = (*transfer)(nil)
-	_ ftpserver.FileTransferError = (*transfer)(nil)
-	_ io.WriterTo                 = (*transfer)(nil)
-	_ stream                      = (*storage.Download)(nil)
-	_ stream                      = (*storage.Upload)(nil)
-	_ io.WriterTo                 = (*storage.Download)(nil)
+	_ ftpserver.FileTransfer        = (*transfer)(nil)
+	_ ftpserver.FileTransferError   = (*transfer)(nil)
+	_ ftpserver.FileTransferDataEnd = (*transfer)(nil)
+	_ io.WriterTo                   = (*transfer)(nil)
+	_ stream                        = (*storage.Download)(nil)
+	_ stream                        = (*storage.Upload)(nil)
+	_ io.WriterTo                   = (*storage.Download)(nil)
 )
 
 // newTransfer starts accounting for a transfer of file: a *storage.Download
@@ -137,6 +138,14 @@ func (t *transfer) TransferError(err error) {
 	t.interrupt = err
 	if t.up != nil {
 		t.up.Abort(err)
+	}
+}
+
+// DataEnded tells an upload that its data has all come, before ftpserverlib
+// decides whether it may be stored: it starts storing meanwhile.
+func (t *transfer) DataEnded() {
+	if t.up != nil {
+		t.up.DataEnded()
 	}
 }
 

@@ -232,9 +232,62 @@ func TestEndOfFileBeforeHangUp(t *testing.T) {
 	}
 }
 
-// commitOf matches the request that stores the upload of key: its
-// PutObject, or the last part of a multipart upload of parts.
-func commitOf(key string, parts int) func(req *http.Request) bool {
+// TestStoreDuringGrace: the requests that store an upload start when its
+// data connection reaches end of file, during UploadEndGrace, not after it
+// (the PutObject but for its last byte, a multipart upload's last part):
+// they must have started before a 1 s grace is over. A client that
+// then stays gets its file stored whole; one that hangs up within the grace
+// gets nothing stored, on both S3 servers (the PutObject's body is short of
+// its Content-Length: the server must drop it).
+func TestStoreDuringGrace(t *testing.T) {
+	t.Parallel()
+	for _, srv := range endServers(t) {
+		for _, c := range endCases {
+			for _, hangUp := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/hang-up=%v", srv.Name, c.name, hangUp), func(t *testing.T) {
+					obs := newEndObserver()
+					e := newEnv(t, srv, envOptions{storage: endSettings, observer: obs, settings: gateway.Settings{UploadEndGrace: time.Second}})
+					payload := randBytes(c.size)
+					key := "grace.bin"
+					started := make(chan struct{}, 1)
+					e.fault.holdWith(func(req *http.Request) error {
+						if lastRequestOf(key, c.parts)(req) {
+							started <- struct{}{}
+						}
+						return nil
+					})
+					ctl, data := startStor(t, e, true, key)
+					_, err := data.Write(payload)
+					must(t, "write", err)
+					must(t, "close data", data.Close())
+					select {
+					case <-started:
+					case <-time.After(900 * time.Millisecond):
+						t.Fatal("the upload's last request did not start during the 1 s grace")
+					}
+					if hangUp {
+						ctl.conn.Close()
+						requireAborted(t, obs, e, 0, key)
+						return
+					}
+					ctl.expect(226)
+					if got := obs.transfer(t); got != "ok" {
+						t.Fatalf("upload %s, want ok", got)
+					}
+					got, err := e.object("alice/" + key)
+					must(t, "get", err)
+					if !bytes.Equal(got, payload) {
+						t.Fatalf("stored %d bytes, want the %d sent", len(got), len(payload))
+					}
+				})
+			}
+		}
+	}
+}
+
+// lastRequestOf matches the last request that sends the data of key's
+// upload: its PutObject, or part number parts.
+func lastRequestOf(key string, parts int) func(req *http.Request) bool {
 	return func(req *http.Request) bool {
 		if req.Method != http.MethodPut || !strings.HasSuffix(req.URL.Path, "/"+key) || req.Header.Get("X-Amz-Copy-Source") != "" {
 			return false
@@ -243,6 +296,21 @@ func commitOf(key string, parts int) func(req *http.Request) bool {
 			return !req.URL.Query().Has("partNumber")
 		}
 		return req.URL.Query().Get("partNumber") == fmt.Sprint(parts)
+	}
+}
+
+// commitOf matches the request that stores the upload of key: its
+// PutObject (held from its last byte, the commit; see hold), or the
+// CompleteMultipartUpload of a multipart upload.
+func commitOf(key string, parts int) func(req *http.Request) bool {
+	return func(req *http.Request) bool {
+		if !strings.HasSuffix(req.URL.Path, "/"+key) || req.Header.Get("X-Amz-Copy-Source") != "" {
+			return false
+		}
+		if parts == 0 {
+			return req.Method == http.MethodPut && !req.URL.Query().Has("partNumber")
+		}
+		return req.Method == http.MethodPost && req.URL.Query().Has("uploadId")
 	}
 }
 

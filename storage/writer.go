@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"mime"
 	"path"
@@ -49,7 +51,72 @@ type Upload struct {
 	err      error // first failure of a part
 	transfer error // set by Abort
 	closed   bool
+
+	// held, when not nil, is the PutObject DataEnded started, waiting to
+	// send its last byte.
+	held *heldPut
 }
+
+// heldPut is a single-request upload sent but for its last byte: commit
+// lets it through and returns the PutObject's outcome; withhold makes it
+// fail, so S3 gets a body short of its Content-Length and stores nothing.
+type heldPut struct {
+	gate     chan struct{} // closed: send the last byte
+	stop     chan struct{} // closed: fail instead
+	stopOnce sync.Once
+	cancel   context.CancelFunc // of the request: no retry once withheld
+	done     chan error         // the PutObject's outcome
+}
+
+func (h *heldPut) commit() error {
+	close(h.gate)
+	return <-h.done
+}
+
+func (h *heldPut) withhold() {
+	h.stopOnce.Do(func() {
+		close(h.stop)
+		h.cancel()
+	})
+}
+
+// withheld reports whether withhold was called.
+func (h *heldPut) withheld() bool {
+	select {
+	case <-h.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// errWithheld fails a held PutObject's body: the upload was refused.
+var errWithheld = errors.New("upload refused before its last byte was sent")
+
+// heldBody is the body of a held PutObject: it reads all but the last byte
+// at once, and the last one once the put is committed.
+type heldBody struct {
+	r *bytes.Reader
+	h *heldPut
+}
+
+// Read reads up to the last byte, then waits for commit or withhold.
+func (b *heldBody) Read(p []byte) (int, error) {
+	switch n := b.r.Len(); {
+	case n == 1:
+		select {
+		case <-b.h.gate:
+		case <-b.h.stop:
+			return 0, errWithheld
+		}
+	case n > 1 && len(p) >= n:
+		p = p[:n-1]
+	}
+	return b.r.Read(p)
+}
+
+// Seek rewinds the body for a retry.
+func (b *heldBody) Seek(offset int64, whence int) (int64, error) { return b.r.Seek(offset, whence) }
 
 // newWriter starts an upload to the file at name. The key is checked now so
 // a bad name fails before the data connection opens.
@@ -179,9 +246,11 @@ func (w *Upload) Seek(offset int64, whence int) (int64, error) {
 }
 
 // Abort records that the transfer feeding the upload was interrupted (ABOR,
-// a reset data connection, an I/O error) for reason err: the parts in flight
-// are cancelled, and Close, which must still be called, aborts the upload
-// instead of completing it and returns an error wrapping ErrAborted.
+// a reset data connection, an I/O error) or refused at its end for reason
+// err: the requests in flight are cancelled (a PutObject DataEnded started
+// never sends its last byte), and Close, which must still be called,
+// aborts the upload instead of completing it and returns an error wrapping
+// ErrAborted.
 func (w *Upload) Abort(err error) {
 	w.mu.Lock()
 	if w.transfer == nil {
@@ -189,6 +258,36 @@ func (w *Upload) Abort(err error) {
 	}
 	w.mu.Unlock()
 	w.cancel()
+	if w.held != nil {
+		w.held.withhold()
+	}
+}
+
+// DataEnded is called when all of the upload's data has come, before it is
+// known whether it may be stored (ftpserverlib waits a moment for a killed
+// client's control connection to end; see its UploadEndGrace): it starts
+// the requests that store nothing visible yet, so that the wait costs no
+// time. A multipart upload sends its last part; a single-request upload
+// sends its PutObject but for the last byte, which Close sends, or which
+// Abort withholds: S3 then gets a body short of its Content-Length and
+// stores nothing.
+func (w *Upload) DataEnded() {
+	if w.closed || w.held != nil || w.buf == nil || len(*w.buf) == 0 || w.failure() != nil {
+		return
+	}
+	if w.mp != nil {
+		if err := w.sendPart(); err != nil {
+			w.fail(err)
+		}
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(w.ctx))
+	h := &heldPut{gate: make(chan struct{}), stop: make(chan struct{}), cancel: cancel, done: make(chan error, 1)}
+	w.held = h
+	w.wg.Go(func() {
+		defer cancel()
+		h.done <- w.put(ctx, h)
+	})
 }
 
 // failure returns why the upload cannot complete, or nil.
@@ -297,20 +396,11 @@ func (w *Upload) finish() error {
 		w.abort()
 		return err
 	}
-	if w.mp == nil {
-		var body []byte
-		if w.buf != nil {
-			body = *w.buf
-		}
-		var meta map[string]string
-		var opts []func(*s3.Options)
-		if w.sums != nil {
-			meta = w.sums.metadata()
-			if sum, ok := meta[metaSHA256]; ok {
-				opts = append(opts, withPayloadHash(sum))
-			}
-		}
-		return w.fs.putObject(context.WithoutCancel(w.ctx), w.key, w.contentType(), body, meta, w.ifMatch, opts...)
+	switch {
+	case w.held != nil:
+		return w.held.commit()
+	case w.mp == nil:
+		return w.put(context.WithoutCancel(w.ctx), nil)
 	}
 	if w.buf != nil && len(*w.buf) > 0 {
 		if err := w.sendPart(); err != nil {
@@ -332,10 +422,32 @@ func (w *Upload) finish() error {
 	return err
 }
 
-// abort stops the parts in flight, waits for them and aborts the multipart
-// upload, so no part is left stored.
+// put stores a single-request upload with one PutObject under ctx (not the
+// session's: once committed it is carried through even if the session ends
+// meanwhile), held before its last byte when h is not nil.
+func (w *Upload) put(ctx context.Context, h *heldPut) error {
+	var body []byte
+	if w.buf != nil {
+		body = *w.buf
+	}
+	var meta map[string]string
+	var opts []func(*s3.Options)
+	if w.sums != nil {
+		meta = w.sums.metadata()
+		if sum, ok := meta[metaSHA256]; ok {
+			opts = append(opts, withPayloadHash(sum))
+		}
+	}
+	return w.fs.putObject(ctx, w.key, w.contentType(), body, h, meta, w.ifMatch, opts...)
+}
+
+// abort stops the requests in flight, waits for them and aborts the
+// multipart upload, so nothing is left stored.
 func (w *Upload) abort() {
 	w.cancel()
+	if w.held != nil {
+		w.held.withhold()
+	}
 	w.wg.Wait()
 	if w.mp != nil {
 		w.mp.abort()
@@ -349,14 +461,19 @@ func (w *Upload) contentType() string {
 	return "application/octet-stream"
 }
 
-// putObject stores body at key with one request made with opts, only if key
-// still has the ETag ifMatch unless that is "". A failure that leaves open
-// whether S3 stored it is checked first (see commitFailed).
-func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, meta map[string]string, ifMatch string, opts ...func(*s3.Options)) error {
+// putObject stores body at key with one request made with opts, only if
+// key still has the ETag ifMatch unless that is "", held before its last
+// byte when held is not nil. A failure that leaves open whether S3 stored
+// it is checked first (see commitFailed); a withheld one stored nothing.
+func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte, held *heldPut, meta map[string]string, ifMatch string, opts ...func(*s3.Options)) error {
 	ctx, cancel := context.WithTimeout(ctx, f.svc.set.PartTimeout)
 	defer cancel()
+	var r io.ReadSeeker = bytes.NewReader(body)
+	if held != nil {
+		r = &heldBody{r: bytes.NewReader(body), h: held}
+	}
 	in := &s3.PutObjectInput{
-		Bucket: &f.bucket, Key: &key, Body: bytes.NewReader(body),
+		Bucket: &f.bucket, Key: &key, Body: r,
 		ContentLength: aws.Int64(int64(len(body))), ContentType: &contentType, Metadata: meta,
 	}
 	if f.svc.set.Checksums == ChecksumsSupported {
@@ -366,6 +483,9 @@ func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte
 		in.IfMatch = &ifMatch
 	}
 	if _, err := f.svc.api.PutObject(ctx, in, opts...); err != nil {
+		if held != nil && held.withheld() {
+			return fmt.Errorf("%w: %w", ErrAborted, errWithheld)
+		}
 		return f.commitFailed(err, key, bodyETag(body), int64(len(body)))
 	}
 	return nil

@@ -47,7 +47,7 @@ type Config struct {
 	PeerNetworks       []string `key:"peer-networks" help:"CIDRs or addresses the replicas connect from (e.g. the pod network); relayed data connections carry a PROXY v2 header that is accepted on the passive ports from these networks only"`
 
 	DataTimeout        time.Duration `key:"data-timeout" help:"how long to wait for a data connection to open (reply 425 when it does not); also how long a passive port nobody has used stays reserved"`
-	UploadEndGrace     time.Duration `key:"upload-end-grace" help:"an upload whose control connection closes before, or this long after, its data connection's end of file is aborted (a killed client's kernel closes both, often the data connection first); every upload's 226 waits this long; 0: no wait (at most 1s)"`
+	UploadEndGrace     time.Duration `key:"upload-end-grace" help:"an upload whose control connection closes before, or this long after, its data connection's end of file is aborted (a killed client's kernel closes both, often the data connection first); every upload's 226 waits at least this long (the upload is stored meanwhile); 0: no wait (at most 1s)"`
 	UserBandwidthLimit byteSize      `key:"user-bandwidth-limit" help:"bytes per second each user may transfer in each direction, all their sessions together (e.g. 1MiB); 0: unlimited"`
 	ShutdownTimeout    time.Duration `key:"shutdown-timeout" help:"on SIGTERM, how long transfers in progress may finish before they are aborted (their clients get 421)"`
 

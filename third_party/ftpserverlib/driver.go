@@ -270,6 +270,16 @@ type FileTransfer interface {
 	io.Closer
 }
 
+// FileTransferDataEnd is a FileTransfer extension: DataEnded is called when
+// an upload's data connection has reached end of file (with the size ALLO
+// announced, if any), before the server decides whether the upload may be
+// stored (Settings.UploadEndGrace). The driver may start storing it then,
+// provided nothing is visible before Close and a TransferError before
+// Close still discards it. s3ftp patch.
+type FileTransferDataEnd interface {
+	DataEnded()
+}
+
 // FileTransferError is a FileTransfer extension used to notify the driver
 // that a transfer did not complete normally.
 //

@@ -109,3 +109,43 @@ func TestPatchUploadEndGrace(t *testing.T) {
 		require.True(t, strings.HasPrefix(events[1], "refused: "), "iteration %d: %s", i, events[1])
 	}
 }
+
+// Patch 25: a file with FileTransferDataEnd is told at the data's end of
+// file, before the decision UploadEndGrace waits for: then stored if the
+// client stays, refused if it hangs up within the grace; an upload whose
+// size differs from ALLO's is refused without being told.
+func TestPatchDataEnded(t *testing.T) {
+	server, driver := newEndServer(t, nil, nil, func(s *Settings) { s.UploadEndGrace = time.Second })
+
+	for _, hangUp := range []bool{false, true} {
+		client := loginRaw(t, server)
+		data := storRaw(t, client, "STOR", fmt.Sprintf("told-%v", hangUp))
+		_, err := io.WriteString(data, "all of it")
+		require.NoError(t, err)
+		require.NoError(t, data.Close())
+		require.Equal(t, "data ended", driver.next(t))
+
+		if !hangUp {
+			client.expect(StatusClosingDataConn)
+			require.Equal(t, "stored", driver.next(t))
+
+			continue
+		}
+
+		require.NoError(t, client.conn.Close())
+
+		events := []string{driver.next(t), driver.next(t)}
+		slices.Sort(events)
+		require.Equal(t, "disconnected", events[0])
+		require.True(t, strings.HasPrefix(events[1], "refused: "), events[1])
+	}
+
+	client := loginRaw(t, server)
+	client.cmd(StatusOK, "ALLO 100")
+	data := storRaw(t, client, "STOR", "told-short")
+	_, err := io.WriteString(data, "short")
+	require.NoError(t, err)
+	require.NoError(t, data.Close())
+	client.expect(StatusTransferAborted)
+	require.True(t, strings.HasPrefix(driver.next(t), "refused: "))
+}

@@ -781,8 +781,17 @@ func (f *endFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, e
 		return file, err //nolint:wrapcheck
 	}
 
+	if strings.Contains(name, "told") {
+		return &toldFile{endFile{File: file, driver: f.driver}}, nil
+	}
+
 	return &endFile{File: file, driver: f.driver}, nil
 }
+
+// toldFile is an endFile told when its data has ended (FileTransferDataEnd).
+type toldFile struct{ endFile }
+
+func (f *toldFile) DataEnded() { f.driver.events <- "data ended" }
 
 // AllocateSpace accepts ALLO.
 func (f *endFs) AllocateSpace(int) error { return nil }

@@ -28,6 +28,10 @@ package ftpserver
 // behind the upload (a command it waits to run after the transfer: the
 // client hung up with it queued).
 //
+// A file that implements FileTransferDataEnd is told of the end of file
+// before the decision (and the grace it may wait), so that it can start
+// storing meanwhile what Close or TransferError then completes or discards.
+//
 // An upload announced by ALLO must also carry exactly that size: a byte more
 // is refused at once with 552, fewer at end of file with 426 (uploadSize).
 
@@ -158,6 +162,10 @@ func (c *clientHandler) commitDone() { c.watch.set(func() { c.watch.committing--
 func (c *clientHandler) uploadEnd(file FileTransfer, size *uploadSize) error {
 	err := size.end()
 	if err == nil {
+		if ended, ok := file.(FileTransferDataEnd); ok { // the driver may start storing it meanwhile
+			ended.DataEnded()
+		}
+
 		err = c.uploadMayCommit()
 	}
 
