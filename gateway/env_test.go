@@ -265,7 +265,11 @@ func (f *faultTransport) hold(match func(req *http.Request) bool) <-chan chan st
 		}
 		wait := func() error {
 			release := make(chan struct{})
-			holding <- release
+			select {
+			case holding <- release:
+			case <-req.Context().Done():
+				return req.Context().Err()
+			}
 			select {
 			case <-release:
 				return nil

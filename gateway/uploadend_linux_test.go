@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -252,7 +253,10 @@ func TestStoreDuringGrace(t *testing.T) {
 					started := make(chan struct{}, 1)
 					e.fault.holdWith(func(req *http.Request) error {
 						if lastRequestOf(key, c.parts)(req) {
-							started <- struct{}{}
+							select {
+							case started <- struct{}{}:
+							default: // a second attempt: the first was seen
+							}
 						}
 						return nil
 					})
@@ -282,6 +286,41 @@ func TestStoreDuringGrace(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestStoreDuringGraceRefused: a PutObject started during the grace is
+// sent once; when S3 refuses it (503 SlowDown, answered before the body is
+// read), the upload is sent again with the SDK's retries and stored whole.
+func TestStoreDuringGraceRefused(t *testing.T) {
+	t.Parallel()
+	for _, srv := range endServers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			obs := newEndObserver()
+			e := newEnv(t, srv, envOptions{storage: endSettings, observer: obs})
+			key := "refused.bin"
+			var puts atomic.Int32
+			e.fault.refuse(http.StatusServiceUnavailable, "SlowDown", func(req *http.Request) bool {
+				return lastRequestOf(key, 0)(req) && puts.Add(1) == 1
+			})
+			payload := randBytes(200_000)
+			ctl, data := startStor(t, e, true, key)
+			_, err := data.Write(payload)
+			must(t, "write", err)
+			must(t, "close data", data.Close())
+			ctl.expect(226)
+			if got := obs.transfer(t); got != "ok" {
+				t.Fatalf("upload %s, want ok", got)
+			}
+			got, err := e.object("alice/" + key)
+			must(t, "get", err)
+			if !bytes.Equal(got, payload) {
+				t.Fatalf("stored %d bytes, want the %d sent", len(got), len(payload))
+			}
+			if n := puts.Load(); n != 2 {
+				t.Errorf("%d PutObject requests, want 2 (the held one refused, then one more)", n)
+			}
+		})
 	}
 }
 

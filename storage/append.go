@@ -100,10 +100,14 @@ func (w *Upload) copyPrefix(etag string, keep int64) error {
 	return nil
 }
 
-// sliceWriter appends what is written to a byte slice.
+// sliceWriter appends what is written to a byte slice, within its
+// capacity (a pooled buffer must keep its size).
 type sliceWriter []byte
 
 func (s *sliceWriter) Write(p []byte) (int, error) {
+	if len(*s)+len(p) > cap(*s) {
+		return 0, fmt.Errorf("%w: S3 sent more bytes than the range asked for", ErrBackend)
+	}
 	*s = append(*s, p...)
 	return len(p), nil
 }

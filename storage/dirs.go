@@ -200,8 +200,9 @@ func (m *dirMemory) added(p string, dir bool) {
 	}
 }
 
-// forget drops p, every path under it and the listing of its directory:
-// the session removed or moved what was there.
+// forget drops p, every path under it, the listing of its directory and
+// what says nothing is above it: the session removed or moved what was
+// there, or moved something there.
 func (m *dirMemory) forget(p string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -209,6 +210,11 @@ func (m *dirMemory) forget(p string) {
 	if e := m.entries[path.Dir(p)]; e != nil && p != "/" {
 		m.names -= len(e.children)
 		e.children = nil
+	}
+	for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+		if e := m.entries[d]; e != nil && e.absent {
+			m.drop(d)
+		}
 	}
 }
 

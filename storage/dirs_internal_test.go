@@ -91,6 +91,7 @@ func TestDirMemoryAbsent(t *testing.T) {
 		{"a file going there", func(m *dirMemory) { m.replaced("/cam/new") }, false, false},
 		{"listed", func(m *dirMemory) { m.remember("/cam/new") }, false, false},
 		{"removed", func(m *dirMemory) { m.forget("/cam/new") }, false, false},
+		{"something moved under it", func(m *dirMemory) { m.forget("/cam/new/x.jpg") }, false, false},
 		{"expired", func(m *dirMemory) { m.entries["/cam/new"].until = time.Now() }, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

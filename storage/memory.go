@@ -15,7 +15,8 @@ import (
 // garbage collector empties, made a 1 GiB upload allocate its part buffers
 // again after every collection). Kept buffers count toward the budget too
 // (the oldest are dropped when a new buffer would not fit beside them), and
-// those not reused for bufferIdle are dropped, so an idle gateway gives
+// those unused for bufferIdle are dropped at the next trim (every bufferIdle,
+// so a buffer is kept at most twice that), so an idle gateway gives
 // their memory back.
 //
 // Waiters are served in order, and small buffers (those that grow before a
@@ -44,7 +45,8 @@ type idleBuffer struct {
 	since time.Time
 }
 
-// bufferIdle is how long a buffer given back is kept for reuse.
+// bufferIdle is how long a buffer given back and not reused is kept at
+// least; the trim that drops it runs every bufferIdle.
 const bufferIdle = 30 * time.Second
 
 // bufferWaiter is an upload waiting for size bytes of the budget.

@@ -60,63 +60,113 @@ type Upload struct {
 // heldPut is a single-request upload sent but for its last byte: commit
 // lets it through and returns the PutObject's outcome; withhold makes it
 // fail, so S3 gets a body short of its Content-Length and stores nothing.
+// The PutObject is sent once, without the SDK's retries (they would rewind
+// a body whose earlier attempt may still be parked on its last byte): if it
+// fails, finish stores the upload with a plain PutObject, retries included.
 type heldPut struct {
-	gate     chan struct{} // closed: send the last byte
-	stop     chan struct{} // closed: fail instead
-	stopOnce sync.Once
-	cancel   context.CancelFunc // of the request: no retry once withheld
-	done     chan error         // the PutObject's outcome
+	gate   chan struct{}      // closed by commit: send the last byte
+	stop   chan struct{}      // closed by withhold: fail instead
+	over   chan struct{}      // closed when the PutObject has returned: its body reads no more
+	cancel context.CancelFunc // of the request
+	done   chan error         // the PutObject's outcome
+
+	mu    sync.Mutex    // guards state, the body's reader and closing over
+	state int           // heldPending, heldCommitted or heldWithheld
+	body  *bytes.Reader // the request's body
 }
 
+const (
+	heldPending = iota
+	heldCommitted
+	heldWithheld
+)
+
+// commit lets the last byte go, unless withheld, and returns the outcome.
 func (h *heldPut) commit() error {
-	close(h.gate)
+	h.mu.Lock()
+	if h.state == heldPending {
+		h.state = heldCommitted
+		close(h.gate)
+	}
+	h.mu.Unlock()
 	return <-h.done
 }
 
+// withhold makes the PutObject fail before its last byte, unless committed.
 func (h *heldPut) withhold() {
-	h.stopOnce.Do(func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state == heldPending {
+		h.state = heldWithheld
 		close(h.stop)
 		h.cancel()
-	})
+	}
 }
 
-// withheld reports whether withhold was called.
+// withheld reports whether withhold stopped the PutObject.
 func (h *heldPut) withheld() bool {
-	select {
-	case <-h.stop:
-		return true
-	default:
-		return false
-	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state == heldWithheld
+}
+
+// ended records that the PutObject has returned: a write of its body
+// still parked (S3 answered before the body was whole) fails without
+// reading, so the buffer can be given back.
+func (h *heldPut) ended() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.over)
 }
 
 // errWithheld fails a held PutObject's body: the upload was refused.
 var errWithheld = errors.New("upload refused before its last byte was sent")
 
+// errHeldOver fails a read of a held PutObject's body after the request
+// has returned.
+var errHeldOver = errors.New("the request is over")
+
 // heldBody is the body of a held PutObject: it reads all but the last byte
 // at once, and the last one once the put is committed.
-type heldBody struct {
-	r *bytes.Reader
-	h *heldPut
-}
+type heldBody struct{ h *heldPut }
 
 // Read reads up to the last byte, then waits for commit or withhold.
 func (b *heldBody) Read(p []byte) (int, error) {
-	switch n := b.r.Len(); {
-	case n == 1:
+	h := b.h
+	for {
+		h.mu.Lock()
 		select {
-		case <-b.h.gate:
-		case <-b.h.stop:
-			return 0, errWithheld
+		case <-h.over:
+			h.mu.Unlock()
+			return 0, errHeldOver
+		default:
 		}
-	case n > 1 && len(p) >= n:
-		p = p[:n-1]
+		n := h.body.Len()
+		if h.state == heldCommitted || n != 1 {
+			if h.state != heldCommitted && n > 1 && len(p) >= n {
+				p = p[:n-1]
+			}
+			m, err := h.body.Read(p)
+			h.mu.Unlock()
+			return m, err
+		}
+		h.mu.Unlock()
+		select {
+		case <-h.gate:
+		case <-h.stop:
+			return 0, errWithheld
+		case <-h.over:
+			return 0, errHeldOver
+		}
 	}
-	return b.r.Read(p)
 }
 
-// Seek rewinds the body for a retry.
-func (b *heldBody) Seek(offset int64, whence int) (int64, error) { return b.r.Seek(offset, whence) }
+// Seek moves in the body.
+func (b *heldBody) Seek(offset int64, whence int) (int64, error) {
+	b.h.mu.Lock()
+	defer b.h.mu.Unlock()
+	return b.h.body.Seek(offset, whence)
+}
 
 // newWriter starts an upload to the file at name. The key is checked now so
 // a bad name fails before the data connection opens.
@@ -276,17 +326,25 @@ func (w *Upload) DataEnded() {
 		return
 	}
 	if w.mp != nil {
+		if len(w.sem) == cap(w.sem) { // every slot busy: Close sends it, after the decision
+			return
+		}
 		if err := w.sendPart(); err != nil {
 			w.fail(err)
 		}
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(w.ctx))
-	h := &heldPut{gate: make(chan struct{}), stop: make(chan struct{}), cancel: cancel, done: make(chan error, 1)}
+	h := &heldPut{
+		gate: make(chan struct{}), stop: make(chan struct{}), over: make(chan struct{}),
+		cancel: cancel, done: make(chan error, 1), body: bytes.NewReader(*w.buf),
+	}
 	w.held = h
 	w.wg.Go(func() {
 		defer cancel()
-		h.done <- w.put(ctx, h)
+		err := w.put(ctx, h)
+		h.ended()
+		h.done <- err
 	})
 }
 
@@ -398,7 +456,12 @@ func (w *Upload) finish() error {
 	}
 	switch {
 	case w.held != nil:
-		return w.held.commit()
+		err := w.held.commit()
+		if err == nil || w.held.withheld() {
+			return err
+		}
+		w.fs.log.Info("upload: the request started during the upload-end grace failed, sending it again", "key", w.key, "err", err)
+		return w.put(context.WithoutCancel(w.ctx), nil)
 	case w.mp == nil:
 		return w.put(context.WithoutCancel(w.ctx), nil)
 	}
@@ -470,7 +533,8 @@ func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte
 	defer cancel()
 	var r io.ReadSeeker = bytes.NewReader(body)
 	if held != nil {
-		r = &heldBody{r: bytes.NewReader(body), h: held}
+		r = &heldBody{h: held}
+		opts = append(opts, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 	}
 	in := &s3.PutObjectInput{
 		Bucket: &f.bucket, Key: &key, Body: r,
