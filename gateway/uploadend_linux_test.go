@@ -147,6 +147,23 @@ func requireAborted(t *testing.T, obs *endObserver, e *env, i int, key string) {
 	e.nothingAt(t, "alice/"+key)
 }
 
+// requireStored fails unless upload run i of key was answered ok and S3
+// holds exactly payload there, with no multipart upload left.
+func requireStored(t *testing.T, obs *endObserver, e *env, i int, key string, payload []byte) {
+	t.Helper()
+	if got := obs.transfer(t); got != "ok" {
+		t.Fatalf("run %d: upload %s, want ok", i, got)
+	}
+	got, err := e.object("alice/" + key)
+	must(t, "get", err)
+	if len(got) != len(payload) || sha256.Sum256(got) != sha256.Sum256(payload) || !bytes.Equal(got, payload) {
+		t.Fatalf("run %d: stored %d bytes, want the %d sent", i, len(got), len(payload))
+	}
+	if u := e.uploads(t); u != 0 {
+		t.Fatalf("run %d: %d multipart uploads left", i, u)
+	}
+}
+
 // TestKilledClient: a killed client's kernel closes both connections at
 // once, often the data connection first; a control connection that closes
 // within UploadEndGrace after the data's end of file aborts the upload too.
@@ -214,17 +231,7 @@ func TestEndOfFileBeforeHangUp(t *testing.T) {
 							}
 						}
 						close(release)
-						if got := obs.transfer(t); got != "ok" {
-							t.Fatalf("run %d: upload %s, want ok", i, got)
-						}
-						got, err := e.object("alice/" + key)
-						must(t, "get", err)
-						if len(got) != len(payload) || sha256.Sum256(got) != sha256.Sum256(payload) || !bytes.Equal(got, payload) {
-							t.Fatalf("run %d: stored %d bytes, want the %d sent", i, len(got), len(payload))
-						}
-						if u := e.uploads(t); u != 0 {
-							t.Fatalf("run %d: %d multipart uploads left", i, u)
-						}
+						requireStored(t, obs, e, i, key, payload)
 					}
 					e.fault.hold(nil)
 				})
@@ -275,14 +282,7 @@ func TestStoreDuringGrace(t *testing.T) {
 						return
 					}
 					ctl.expect(226)
-					if got := obs.transfer(t); got != "ok" {
-						t.Fatalf("upload %s, want ok", got)
-					}
-					got, err := e.object("alice/" + key)
-					must(t, "get", err)
-					if !bytes.Equal(got, payload) {
-						t.Fatalf("stored %d bytes, want the %d sent", len(got), len(payload))
-					}
+					requireStored(t, obs, e, 0, key, payload)
 				})
 			}
 		}
@@ -309,14 +309,7 @@ func TestStoreDuringGraceRefused(t *testing.T) {
 			must(t, "write", err)
 			must(t, "close data", data.Close())
 			ctl.expect(226)
-			if got := obs.transfer(t); got != "ok" {
-				t.Fatalf("upload %s, want ok", got)
-			}
-			got, err := e.object("alice/" + key)
-			must(t, "get", err)
-			if !bytes.Equal(got, payload) {
-				t.Fatalf("stored %d bytes, want the %d sent", len(got), len(payload))
-			}
+			requireStored(t, obs, e, 0, key, payload)
 			if n := puts.Load(); n != 2 {
 				t.Errorf("%d PutObject requests, want 2 (the held one refused, then one more)", n)
 			}
@@ -342,14 +335,11 @@ func lastRequestOf(key string, parts int) func(req *http.Request) bool {
 // PutObject (held from its last byte, the commit; see hold), or the
 // CompleteMultipartUpload of a multipart upload.
 func commitOf(key string, parts int) func(req *http.Request) bool {
+	if parts == 0 {
+		return lastRequestOf(key, 0)
+	}
 	return func(req *http.Request) bool {
-		if !strings.HasSuffix(req.URL.Path, "/"+key) || req.Header.Get("X-Amz-Copy-Source") != "" {
-			return false
-		}
-		if parts == 0 {
-			return req.Method == http.MethodPut && !req.URL.Query().Has("partNumber")
-		}
-		return req.Method == http.MethodPost && req.URL.Query().Has("uploadId")
+		return req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/"+key) && req.URL.Query().Has("uploadId")
 	}
 }
 

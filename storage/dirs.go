@@ -261,11 +261,11 @@ func (f *Fs) checkParent(name string) error {
 	return nil
 }
 
-// findDir returns fs.ErrExist if a file or a directory is at name (key,
-// listing prefix prefix), nil if nothing is: one listing of the directory's
-// first page, remembered with its names, then, only if it is empty, a
-// HeadObject.
-func (f *Fs) findDir(ctx context.Context, name, key, prefix string) error {
+// findDir returns fs.ErrExist if a file or a directory is at name (listing
+// prefix prefix, its key without the slash), nil if nothing is: one listing
+// of the directory's first page, remembered with its names, then, only if
+// it is empty, a HeadObject.
+func (f *Fs) findDir(ctx context.Context, name, prefix string) error {
 	lctx, cancel := f.request(ctx)
 	out, err := f.svc.api.ListObjectsV2(lctx, &s3.ListObjectsV2Input{
 		Bucket: &f.bucket, Prefix: &prefix, Delimiter: aws.String("/"), MaxKeys: aws.Int32(f.svc.set.ListPageSize),
@@ -297,7 +297,7 @@ func (f *Fs) findDir(ctx context.Context, name, key, prefix string) error {
 		f.dirs.rememberDir(clean(name), mod, children)
 		return fs.ErrExist
 	}
-	switch _, err := f.headFile(ctx, name, key); {
+	switch _, err := f.headFile(ctx, name, strings.TrimSuffix(prefix, "/")); {
 	case err == nil:
 		return fs.ErrExist
 	case errors.Is(err, fs.ErrNotExist):

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -107,7 +106,7 @@ func (f *Fs) chdir(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	switch err := f.findDir(ctx, name, strings.TrimSuffix(prefix, "/"), prefix); {
+	switch err := f.findDir(ctx, name, prefix); {
 	case errors.Is(err, fs.ErrExist):
 		if _, ok := f.dirs.dir(p); ok {
 			return nil
@@ -230,7 +229,6 @@ func (f *Fs) mkdir(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	key := strings.TrimSuffix(prefix, "/")
 	p := clean(name)
 	if _, ok := f.dirs.dir(p); ok {
 		return fs.ErrExist
@@ -240,7 +238,7 @@ func (f *Fs) mkdir(ctx context.Context, name string) error {
 		return fs.ErrExist
 	case !known:
 		if !f.dirs.absent(p) { // nothing there when a CWD looked
-			if err := f.findDir(ctx, name, key, prefix); err != nil {
+			if err := f.findDir(ctx, name, prefix); err != nil {
 				return err
 			}
 		}

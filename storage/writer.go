@@ -57,8 +57,8 @@ type Upload struct {
 	held *heldPut
 }
 
-// heldPut is a single-request upload sent but for its last byte: commit
-// lets it through and returns the PutObject's outcome; withhold makes it
+// heldPut is a single-request upload sent but for its last byte (it is the
+// request's body, see Read): commit lets it through and returns the PutObject's outcome; withhold makes it
 // fail, so S3 gets a body short of its Content-Length and stores nothing.
 // The PutObject is sent once, without the SDK's retries (they would rewind
 // a body whose earlier attempt may still be parked on its last byte): if it
@@ -126,13 +126,9 @@ var errWithheld = errors.New("upload refused before its last byte was sent")
 // has returned.
 var errHeldOver = errors.New("the request is over")
 
-// heldBody is the body of a held PutObject: it reads all but the last byte
-// at once, and the last one once the put is committed.
-type heldBody struct{ h *heldPut }
-
-// Read reads up to the last byte, then waits for commit or withhold.
-func (b *heldBody) Read(p []byte) (int, error) {
-	h := b.h
+// Read reads the PutObject's body: all but the last byte at once, the last
+// one once the put is committed.
+func (h *heldPut) Read(p []byte) (int, error) {
 	for {
 		h.mu.Lock()
 		select {
@@ -161,11 +157,11 @@ func (b *heldBody) Read(p []byte) (int, error) {
 	}
 }
 
-// Seek moves in the body.
-func (b *heldBody) Seek(offset int64, whence int) (int64, error) {
-	b.h.mu.Lock()
-	defer b.h.mu.Unlock()
-	return b.h.body.Seek(offset, whence)
+// Seek moves in the PutObject's body.
+func (h *heldPut) Seek(offset int64, whence int) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.body.Seek(offset, whence)
 }
 
 // newWriter starts an upload to the file at name. The key is checked now so
@@ -533,7 +529,7 @@ func (f *Fs) putObject(ctx context.Context, key, contentType string, body []byte
 	defer cancel()
 	var r io.ReadSeeker = bytes.NewReader(body)
 	if held != nil {
-		r = &heldBody{h: held}
+		r = held
 		opts = append(opts, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 	}
 	in := &s3.PutObjectInput{
