@@ -101,7 +101,7 @@ func (m *passiveListenersManager) reserve(
 	portRange PasvPortGetter,
 ) (int, net.Listener, passiveDeadlineSetter, error) {
 	busy := false // s3ftp patch: say why when every port waits for this address
-	for _, candidate := range getPassivePortCandidates(portRange) {
+	for candidate := range passivePortCandidates(portRange) {
 		listener, err := m.getOrCreate(candidate.listenedPort)
 		if err != nil {
 			continue

@@ -1231,3 +1231,55 @@ func TestPatchChdir(t *testing.T) {
 	client = loginRaw(t, server)
 	require.Contains(t, client.cmd(StatusActionNotTaken, "CWD /f.txt"), "Can't change directory to /f.txt: Not a Directory")
 }
+
+// countingPorts is a PasvPortGetter over a PortRange that counts its draws.
+type countingPorts struct {
+	PortRange
+	fetches atomic.Int64
+}
+
+func (p *countingPorts) FetchNext() (int, int, bool) {
+	p.fetches.Add(1)
+
+	return p.PortRange.FetchNext()
+}
+
+// Patch 26: passive port candidates are drawn as they are tried, not all
+// before the first (upstream drew up to 4,000 for a 1,000-port range for
+// every PASV).
+func TestPatchLazyPortCandidates(t *testing.T) {
+	ports := &countingPorts{PortRange: PortRange{Start: 46000, End: 46999}}
+	for range passivePortCandidates(ports) {
+		break
+	}
+	require.EqualValues(t, 1, ports.fetches.Load(), "draws for the first candidate")
+
+	ports.fetches.Store(0)
+	seen := map[int]bool{}
+	for candidate := range passivePortCandidates(ports) {
+		require.False(t, seen[candidate.listenedPort], "port %d yielded twice", candidate.listenedPort)
+		require.Equal(t, candidate.exposedPort, candidate.listenedPort)
+		seen[candidate.listenedPort] = true
+	}
+	require.LessOrEqual(t, len(seen), 1000)
+	require.Greater(t, len(seen), 900, "a full search tries most of the range")
+	require.LessOrEqual(t, ports.fetches.Load(), int64(4000))
+
+	small := &countingPorts{PortRange: PortRange{Start: 46000, End: 46001}}
+	n := 0
+	for range passivePortCandidates(small) {
+		n++
+	}
+	require.Equal(t, 2, n, "a 2-port range yields both ports")
+	require.LessOrEqual(t, small.fetches.Load(), int64(4*portSearchMinAttempts))
+
+	driver := &TestServerDriver{}
+	server := NewTestServerWithTestDriver(t, driver)
+	pasv := &countingPorts{PortRange: PortRange{Start: 46000, End: 46999}}
+	server.settings.PassiveTransferPortRange = pasv
+	client := loginRaw(t, server)
+	for range 5 {
+		client.cmd(StatusEnteringPASV, "PASV")
+	}
+	require.LessOrEqual(t, pasv.fetches.Load(), int64(10), "draws for 5 PASV in a free range")
+}
