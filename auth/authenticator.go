@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"time"
 )
 
 // AuthenticatorConfig holds the optional settings of an Authenticator. The
@@ -28,6 +29,14 @@ type AuthenticatorConfig struct {
 	// Throttle, when not nil, bans client addresses and user names with too
 	// many failed logins (see Throttle).
 	Throttle *Throttle
+	// LoginCache is how long a successful login's password is remembered
+	// (as an HMAC under a per-process key, never the password), so that the
+	// same user logging in again with the same password, against the same
+	// stored hash, skips the password hash: devices that log in for every
+	// file. 0 (the default): every login verifies its password.
+	LoginCache time.Duration
+	// Now returns the current time, for the login cache. Default time.Now.
+	Now func() time.Time
 }
 
 // withDefaults returns c with every unset field set to its default.
@@ -37,6 +46,9 @@ func (c AuthenticatorConfig) withDefaults() AuthenticatorConfig {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }
@@ -48,7 +60,8 @@ type Authenticator struct {
 	hashes   chan struct{} // semaphore: one token per password verification in progress
 	dummy    string        // argon2id hash verified for unknown users, so they cost the same
 	log      *slog.Logger
-	throttle *Throttle // nil: no throttling
+	throttle *Throttle   // nil: no throttling
+	logins   *loginCache // nil: every login verifies its password
 }
 
 // NewAuthenticator returns an Authenticator that looks users up in store,
@@ -86,6 +99,7 @@ func NewAuthenticator(store Store, cfg AuthenticatorConfig) (*Authenticator, err
 		dummy:    dummy,
 		log:      cfg.Logger,
 		throttle: cfg.Throttle,
+		logins:   newLoginCache(cfg.LoginCache, cfg.Now),
 	}, nil
 }
 
@@ -120,7 +134,10 @@ func (a *Authenticator) AddrBanned(addr netip.Addr) bool {
 // It returns an error wrapping ErrDenied if the name is invalid or unknown,
 // the password wrong, the user disabled or addr outside the user's
 // AllowedNetworks; the reason is logged (at Info, with name and addr), never
-// returned. An unknown name costs the same as a wrong password. Other errors
+// returned. An unknown name costs the same as a wrong password. With a
+// LoginCache, a login with the password that passed the user's current
+// hash within it is not hashed again (but for the password, every check is
+// made on every login). Other errors
 // (the store failing, ctx ending while waiting for a hashing slot) are
 // returned wrapped, do not wrap ErrDenied and are left to the caller to log.
 // A store failure never falls back to the static users. The password is never
@@ -148,13 +165,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, name, password string,
 	if u != nil {
 		hash = u.PasswordHash
 	}
-	select {
-	case a.hashes <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("auth: waiting to verify password: %w", ctx.Err())
+	cached := u != nil && a.logins.matches(norm, hash, password)
+	ok := cached
+	if !cached {
+		select {
+		case a.hashes <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("auth: waiting to verify password: %w", ctx.Err())
+		}
+		ok, err = VerifyPassword(hash, password)
+		<-a.hashes
 	}
-	ok, err := VerifyPassword(hash, password)
-	<-a.hashes
 	switch {
 	case u == nil:
 		return nil, a.deny(ctx, norm, addr, reasonUnknownUser, nil)
@@ -169,6 +190,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, name, password string,
 	}
 	if a.throttle != nil {
 		a.throttle.Succeeded(norm)
+	}
+	if !cached {
+		a.logins.add(norm, hash, password)
 	}
 	u.PasswordHash = ""
 	return u, nil

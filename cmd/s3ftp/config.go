@@ -92,6 +92,7 @@ type Config struct {
 	DBURL              string        `key:"db-url" secret:"true" help:"PostgreSQL URL of a user store shared by several gateways (postgres://...); empty: SQLite in data-dir/users.db"`
 	LoginMaxFailures   int           `key:"login-max-failures" help:"failed logins from one client address, or for one user name, within login-failure-window before they are refused (0: no limit)"`
 	LoginFailureWindow time.Duration `key:"login-failure-window" help:"window in which failed logins are counted"`
+	LoginCache         time.Duration `key:"login-cache" help:"a user who logs in again within this time of a login whose password was hashed and verified, with the same password against the same stored hash, is not hashed again (kept as an HMAC under a per-process key, never the password), so devices that log in for every file cost one password hash per login-cache; 0: hash every login"`
 
 	APIListen          string   `key:"api-listen" help:"address of the admin HTTP API and health checks; empty disables them"`
 	APIToken           string   `key:"api-token" secret:"true" help:"admin API bearer token in clear, for scripts (generated and printed when no token is configured and the API is on loopback)"`
@@ -130,6 +131,7 @@ func defaultConfig(withFile bool) Config {
 		UploadDigests:      []string{"sha256", "crc32"},
 		LoginMaxFailures:   10,
 		LoginFailureWindow: 15 * time.Minute,
+		LoginCache:         10 * time.Minute,
 		APIListen:          "127.0.0.1:8080",
 		DemoUser:           "demo",
 		DataTimeout:        30 * time.Second,

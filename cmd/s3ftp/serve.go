@@ -146,6 +146,9 @@ func (c *loadedConfig) validate() error {
 	if c.LoginMaxFailures > 0 && c.LoginFailureWindow < 1e9 {
 		return bad("login-failure-window", errors.New("must be at least 1s"))
 	}
+	if c.LoginCache < 0 {
+		return bad("login-cache", errors.New("must not be negative"))
+	}
 	for _, list := range []struct {
 		key      string
 		hashes   []string
@@ -369,7 +372,7 @@ func serve(ctx context.Context, args []string, e env) error {
 			static = append(static, demo)
 		}
 	}
-	authCfg := auth.AuthenticatorConfig{Static: static, Logger: log.With("component", "auth")}
+	authCfg := auth.AuthenticatorConfig{Static: static, Logger: log.With("component", "auth"), LoginCache: c.LoginCache}
 	if c.LoginMaxFailures > 0 {
 		authCfg.Throttle, err = auth.NewThrottle(auth.ThrottleConfig{MaxFailures: c.LoginMaxFailures, Window: c.LoginFailureWindow})
 		if err != nil {
