@@ -134,14 +134,28 @@ func Embedded(t testing.TB) *Server {
 }
 
 // VersityInstalled reports whether the versitygw binary can be found.
-func VersityInstalled() bool { return findBinary("versitygw") != "" }
+func VersityInstalled() bool { return VersityBinary() != "" }
 
-// Versity starts versitygw with its posix backend in a temporary directory,
-// stopped when the test ends. It skips the test when the versitygw binary is
-// not on PATH or in $GOPATH/bin, unless S3FTP_TEST_STRICT=1.
+// VersityBinary returns the versitygw binary's path, or "" if it is not on
+// PATH or in $GOPATH/bin.
+func VersityBinary() string { return findBinary("versitygw") }
+
+// VersityArgs returns versitygw's command line (after the binary) for its
+// posix backend in dir, listening on addr (HOST:PORT) with the given keys.
+// It keeps connections open between requests (--keep-alive): versitygw
+// otherwise closes each one after one response, where S3 services keep
+// them for the client's next request (and the gateway's connection pool
+// is part of what the tests and the benchmark measure).
+func VersityArgs(accessKey, secretKey, addr, dir string) []string {
+	return []string{"--access", accessKey, "--secret", secretKey, "--port", addr, "--keep-alive", "posix", dir}
+}
+
+// Versity starts versitygw (VersityArgs) in a temporary directory, stopped
+// when the test ends. It skips the test when the versitygw binary is not on
+// PATH or in $GOPATH/bin, unless S3FTP_TEST_STRICT=1.
 func Versity(t testing.TB) *Server {
 	t.Helper()
-	bin := findBinary("versitygw")
+	bin := VersityBinary()
 	if bin == "" {
 		if Strict() {
 			t.Fatalf("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
@@ -151,7 +165,7 @@ func Versity(t testing.TB) *Server {
 	dir := t.TempDir()
 	ak, sk := "vgw-"+randomHex(4), randomHex(16)
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--access", ak, "--secret", sk, "--port", addr, "posix", dir)
+	cmd := exec.Command(bin, VersityArgs(ak, sk, addr, dir)...)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "versitygw.log"))
 	if err != nil {
 		t.Fatal(err)

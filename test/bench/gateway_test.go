@@ -42,6 +42,9 @@ type gateway struct {
 	NeedsRoot bool
 }
 
+// benchPassivePorts is the gateway's passive port range in the benchmark.
+const benchPassivePorts = "22000-22999"
+
 // startGateway runs bin (`s3ftp serve`) against srv's bucket through a
 // counting proxy, for one user "bench" whose root is "ftp/" in bucket. The
 // serve command line gets -bench.serve's arguments and its environment
@@ -52,7 +55,10 @@ func startGateway(t testing.TB, bin string, srv *s3test.Server, bucket string) *
 	dataDir := t.TempDir()
 	s3ftpbin.AddUser(t, bin, g.User, g.Pass, "--bucket", bucket, "--prefix", ftpPrefix, "--data-dir", dataDir)
 	config := s3ftpbin.WriteConfig(t, dataDir, g.S3.url, srv.AccessKey, srv.SecretKey, "log-level: warn")
-	args := append([]string{"serve", "--config", config}, strings.Fields(*serveArgs)...)
+	// A passive port range, as deployments have (and as passive port
+	// sharing needs), below the kernel's ephemeral ports and apart from the
+	// reference server's.
+	args := append([]string{"serve", "--config", config, "--passive-ports", benchPassivePorts}, strings.Fields(*serveArgs)...)
 	p := s3ftpbin.StartEnv(t, srv.Name, bin, extraEnv(), args...)
 	g.Addr = p.Addr
 	g.pids = append(g.pids, p.Cmd.Process.Pid)

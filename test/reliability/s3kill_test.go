@@ -31,14 +31,7 @@ func startVersity(t *testing.T) *versity {
 		}
 		t.Skip("versitygw not installed")
 	}
-	bin, err := exec.LookPath("versitygw")
-	if err != nil {
-		home, _ := os.UserHomeDir()
-		bin = filepath.Join(home, "go", "bin", "versitygw")
-		if gp := os.Getenv("GOPATH"); gp != "" {
-			bin = filepath.Join(gp, "bin", "versitygw")
-		}
-	}
+	bin := s3test.VersityBinary()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +53,7 @@ func (v *versity) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	v.cmd = exec.Command(v.bin, "--access", v.srv.AccessKey, "--secret", v.srv.SecretKey, "--port", v.addr, "posix", v.dir)
+	v.cmd = exec.Command(v.bin, s3test.VersityArgs(v.srv.AccessKey, v.srv.SecretKey, v.addr, v.dir)...)
 	v.cmd.Stdout, v.cmd.Stderr = logFile, logFile
 	if err := v.cmd.Start(); err != nil {
 		t.Fatalf("start versitygw: %v", err)
