@@ -65,3 +65,51 @@ func TestBufferPoolKeeps(t *testing.T) {
 		t.Error("a buffer idle for bufferIdle was reused")
 	}
 }
+
+// TestBufferPoolPartsOffHeap: part buffers are mapped outside the Go heap
+// (the collector's heap does not grow by them); one dropped after
+// bufferIdle has its pages given back (it reads as zeros) and its mapping
+// serves the next part buffer.
+func TestBufferPoolPartsOffHeap(t *testing.T) {
+	const part = 8 << 20
+	p := newBufferPool(4*part, part, time.Second)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b, err := p.get(context.Background(), part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := (*b)[:part]
+	for i := range full {
+		full[i] = 0xA5
+	}
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew >= part/2 {
+		t.Errorf("the Go heap grew by %d bytes for an %d-byte part buffer", grew, part)
+	}
+	p.put(b)
+
+	p.mu.Lock()
+	p.free[part][0].since = time.Now().Add(-bufferIdle - time.Second)
+	p.mu.Unlock()
+	p.trim()
+	if p.idle != 0 || len(p.released) != 1 {
+		t.Fatalf("after bufferIdle: %d bytes kept, %d mappings released; want 0, 1", p.idle, len(p.released))
+	}
+	b2, err := p.get(context.Background(), part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &(*b2)[:1][0] != &full[0] {
+		t.Error("the released mapping was not reused")
+	}
+	for i, c := range (*b2)[:part] {
+		if c != 0 {
+			t.Fatalf("byte %d of a released part buffer is %#x, want 0 (pages given back)", i, c)
+		}
+	}
+	if len(p.released) != 0 {
+		t.Errorf("%d mappings released after reuse, want 0", len(p.released))
+	}
+}
