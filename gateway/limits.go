@@ -157,5 +157,9 @@ func (s *Server) loginExpired(sess *session) {
 	}
 	timeout := s.settings.LoginTimeout
 	sess.logger().Info("session closed: no login within login-timeout", "login_timeout", timeout.String())
+	// It no longer counts as a connection not logged in once the client
+	// can see it closed (ClientDisconnected, which also ends the count,
+	// comes after the close).
+	s.authenticated(sess)
 	sess.closeWith421(fmt.Sprintf("No login within %s, closing control connection.", timeout))
 }
