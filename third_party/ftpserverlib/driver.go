@@ -107,10 +107,13 @@ type ClientDriverExtensionFileList interface {
 // for the next, so a listing holds one page in memory whatever the size of
 // the directory.
 type ClientDriverExtensionFileLister interface {
-	// ListDir starts listing the directory name. An error it returns is
-	// answered before the data connection is used ("Could not list"), so it
-	// should find out whether the directory can be listed (for instance by
-	// reading the first page).
+	// ListDir starts listing the directory name. It is called before any
+	// Stat of name, so it must find out whether a directory is there (for
+	// instance by reading the first page): if not, it returns an error
+	// wrapping os.ErrNotExist, and the library Stats name, lists a file as
+	// its one entry and calls ListDir again if Stat finds a directory.
+	// Another error is answered before the data connection is used ("Could
+	// not list").
 	ListDir(name string) (DirLister, error)
 }
 

@@ -460,6 +460,20 @@ func (c *clientHandler) getFileList(param string, filePathAllowed bool) (DirList
 	listPath := c.absPath(param)
 	c.SetListPath(listPath)
 
+	// s3ftp patch: a driver listing page by page is asked first; it reads the
+	// first page, so a directory costs no Stat. Only when it finds no
+	// directory there is listPath Stat'ed, as upstream does first.
+	lister, paged := c.driver.(ClientDriverExtensionFileLister)
+	if paged {
+		files, err := lister.ListDir(listPath)
+		if err == nil {
+			return files, c.getListPath(), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, "", err
+		}
+	}
+
 	// return list of single file if directoryPath points to file and filePathAllowed
 	info, err := c.driver.Stat(listPath)
 	if err != nil {
@@ -474,7 +488,7 @@ func (c *clientHandler) getFileList(param string, filePathAllowed bool) (DirList
 		return nil, "", errFileList
 	}
 
-	if lister, ok := c.driver.(ClientDriverExtensionFileLister); ok {
+	if paged { // a directory after all (a driver may recognise it only once Stat'ed)
 		files, err := lister.ListDir(listPath)
 		if err != nil {
 			return nil, "", err

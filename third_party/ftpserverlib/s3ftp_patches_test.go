@@ -1283,3 +1283,112 @@ func TestPatchLazyPortCandidates(t *testing.T) {
 	}
 	require.LessOrEqual(t, pasv.fetches.Load(), int64(10), "draws for 5 PASV in a free range")
 }
+
+// listerFirstDriver lists directories page by page (one page) and counts
+// its Stats.
+type listerFirstDriver struct {
+	*TestClientDriver
+	stats atomic.Int32
+}
+
+func (d *listerFirstDriver) Stat(name string) (os.FileInfo, error) {
+	d.stats.Add(1)
+
+	return d.TestClientDriver.Stat(name) //nolint:wrapcheck // test driver
+}
+
+func (d *listerFirstDriver) ListDir(name string) (DirLister, error) {
+	dir, err := d.Open(name)
+	if err != nil {
+		return nil, err //nolint:wrapcheck // test driver
+	}
+	defer func() { _ = dir.Close() }()
+
+	files, err := dir.Readdir(-1)
+	if err != nil { // a file
+		return nil, fmt.Errorf("%w: %w", os.ErrNotExist, err)
+	}
+
+	list := sliceLister(files)
+
+	return &list, nil
+}
+
+// listLines sends a listing command on an EPSV data connection and
+// returns its first reply's code and the lines received.
+func listLines(t *testing.T, client *rawClient, command string) (int, []string) {
+	t.Helper()
+
+	msg := client.cmd(StatusEnteringEPSV, "EPSV")
+
+	var port int
+	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+	require.NoError(t, err, msg)
+
+	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+
+	defer func() { _ = data.Close() }()
+	require.NoError(t, data.SetReadDeadline(time.Now().Add(10*time.Second)))
+
+	code, _ := client.send("%s", command)
+	if code != StatusFileStatusOK {
+		return code, nil
+	}
+
+	var lines []string
+
+	reader := textproto.NewReader(bufio.NewReader(data))
+	for {
+		line, err := reader.ReadLine()
+		if err != nil {
+			break
+		}
+
+		lines = append(lines, line)
+	}
+
+	client.expect(StatusClosingDataConn)
+
+	return code, lines
+}
+
+// Patch 27: a driver with ClientDriverExtensionFileLister is asked to list
+// before any Stat: a directory costs no Stat; a file (or nothing) is then
+// Stat'ed as upstream does.
+func TestPatchListerFirst(t *testing.T) {
+	driver := &TestServerDriver{}
+	lister := &listerFirstDriver{}
+	driver.AuthProvider = func(string, string) (ClientDriver, error) {
+		lister.TestClientDriver = NewTestClientDriver(driver)
+
+		return lister, nil
+	}
+	server := NewTestServerWithTestDriver(t, driver)
+	require.NoError(t, os.MkdirAll(filepath.Join(driver.serverDir, "dir"), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "dir", "a.txt"), []byte("x"), 0o600))
+	client := loginRaw(t, server)
+
+	for _, tt := range []struct {
+		command   string
+		code      int
+		lines     int
+		wantStats int32
+	}{
+		{"LIST /dir", StatusFileStatusOK, 1, 0},
+		{"NLST /dir", StatusFileStatusOK, 1, 0},
+		{"MLSD /dir", StatusFileStatusOK, 1, 0},
+		{"LIST /dir/a.txt", StatusFileStatusOK, 1, 1},
+		{"MLSD /dir/a.txt", StatusActionNotTaken, 0, 1},
+		{"LIST /missing", StatusFileActionNotTaken, 0, 1},
+	} {
+		lister.stats.Store(0)
+		code, lines := listLines(t, client, tt.command)
+		require.Equal(t, tt.code, code, tt.command)
+		require.Len(t, lines, tt.lines, "%s: %q", tt.command, lines)
+		if tt.lines > 0 {
+			require.Contains(t, lines[0], "a.txt", tt.command)
+		}
+		require.Equal(t, tt.wantStats, lister.stats.Load(), "%s: Stats", tt.command)
+	}
+}
