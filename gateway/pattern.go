@@ -15,21 +15,22 @@ import (
 // Classic clients (BSD/GNU ftp, tnftp, Windows ftp.exe, scripts built on
 // them) expand `mget *.mp4` and `mdelete *.mp4` by sending `NLST *.mp4`, and
 // vsftpd, ProFTPD and pure-ftpd expand such a pattern on the server. For
-// LIST and NLST, ftpserverlib first asks Stat about the argument, then
-// ListDir (ReadDir for STAT) for a directory. When the argument does not
-// exist and its last component is a pattern, Stat answers with a directory
-// (patternDir) and remembers the pattern; the ListDir that follows lists
-// the pattern's directory, keeps the entries of each page that match, and
-// tells ftpserverlib (with
-// ClientContext.SetListPath, made for drivers that expand wildcards) which
-// directory the names belong to, so NLST prints them as "dir/name".
+// LIST and NLST, ftpserverlib first asks ListDir (patch 27), which fails
+// for a name that is no directory; it then asks Stat about the argument,
+// and ListDir again (ReadDir for STAT) for a directory. When the argument
+// does not exist and its last component is a pattern, Stat answers with a
+// directory (patternDir) and remembers the pattern; the ListDir that
+// follows lists the pattern's directory, keeps the entries of each page
+// that match, and tells ftpserverlib (with ClientContext.SetListPath, made
+// for drivers that expand wildcards) which directory the names belong to,
+// so NLST prints them as "dir/name".
 //
 // The rules:
 //   - Only LIST and NLST expand patterns. MLSD takes a directory (RFC 3659);
 //     CWD, RETR, DELE, SIZE... take names.
 //   - A name that exists is used as it is, even when it contains *, ? or [
-//     (the Stat that finds out costs what a Stat costs: a HEAD and a
-//     one-key listing).
+//     (finding out costs the first ListDir's listing, then what a Stat
+//     costs: a HEAD and a one-key listing).
 //   - `LIST -la *.mp4`: ftpserverlib drops the ls options first, as for
 //     any listing.
 //   - Only the last component is a pattern: `*`, `?`, `[...]` with `[!...]`

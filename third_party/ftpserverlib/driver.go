@@ -109,11 +109,11 @@ type ClientDriverExtensionFileList interface {
 type ClientDriverExtensionFileLister interface {
 	// ListDir starts listing the directory name. It is called before any
 	// Stat of name, so it must find out whether a directory is there (for
-	// instance by reading the first page): if not, it returns an error
-	// wrapping os.ErrNotExist, and the library Stats name, lists a file as
-	// its one entry and calls ListDir again if Stat finds a directory.
-	// Another error is answered before the data connection is used ("Could
-	// not list").
+	// instance by reading the first page) and fail if not. When it fails,
+	// the library Stats name, lists a file as its one entry and calls
+	// ListDir again if Stat finds a directory; an error of that second
+	// call is answered before the data connection is used ("Could not
+	// list").
 	ListDir(name string) (DirLister, error)
 }
 

@@ -461,16 +461,14 @@ func (c *clientHandler) getFileList(param string, filePathAllowed bool) (DirList
 	c.SetListPath(listPath)
 
 	// s3ftp patch: a driver listing page by page is asked first; it reads the
-	// first page, so a directory costs no Stat. Only when it finds no
-	// directory there is listPath Stat'ed, as upstream does first.
+	// first page, so a directory costs no Stat. When it fails (no directory
+	// there, or any other error) the listing goes on in upstream's order:
+	// listPath is Stat'ed, and ListDir asked again for a directory, so
+	// every error is answered as before.
 	lister, paged := c.driver.(ClientDriverExtensionFileLister)
 	if paged {
-		files, err := lister.ListDir(listPath)
-		if err == nil {
+		if files, err := lister.ListDir(listPath); err == nil {
 			return files, c.getListPath(), nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, "", err
 		}
 	}
 

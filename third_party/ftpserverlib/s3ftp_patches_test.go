@@ -1289,6 +1289,7 @@ func TestPatchLazyPortCandidates(t *testing.T) {
 type listerFirstDriver struct {
 	*TestClientDriver
 	stats atomic.Int32
+	deny  atomic.Bool // ListDir refuses everything
 }
 
 func (d *listerFirstDriver) Stat(name string) (os.FileInfo, error) {
@@ -1298,6 +1299,10 @@ func (d *listerFirstDriver) Stat(name string) (os.FileInfo, error) {
 }
 
 func (d *listerFirstDriver) ListDir(name string) (DirLister, error) {
+	if d.deny.Load() {
+		return nil, os.ErrPermission
+	}
+
 	dir, err := d.Open(name)
 	if err != nil {
 		return nil, err //nolint:wrapcheck // test driver
@@ -1354,8 +1359,9 @@ func listLines(t *testing.T, client *rawClient, command string) (int, []string) 
 }
 
 // Patch 27: a driver with ClientDriverExtensionFileLister is asked to list
-// before any Stat: a directory costs no Stat; a file (or nothing) is then
-// Stat'ed as upstream does.
+// before any Stat: a directory costs no Stat; when it fails (a file,
+// nothing, a refusal) the listing goes on in upstream's order, with its
+// replies.
 func TestPatchListerFirst(t *testing.T) {
 	driver := &TestServerDriver{}
 	lister := &listerFirstDriver{}
@@ -1371,20 +1377,24 @@ func TestPatchListerFirst(t *testing.T) {
 
 	for _, tt := range []struct {
 		command   string
+		deny      bool
 		code      int
 		lines     int
 		wantStats int32
 	}{
-		{"LIST /dir", StatusFileStatusOK, 1, 0},
-		{"NLST /dir", StatusFileStatusOK, 1, 0},
-		{"MLSD /dir", StatusFileStatusOK, 1, 0},
-		{"LIST /dir/a.txt", StatusFileStatusOK, 1, 1},
-		{"MLSD /dir/a.txt", StatusActionNotTaken, 0, 1},
-		{"LIST /missing", StatusFileActionNotTaken, 0, 1},
+		{"LIST /dir", false, StatusFileStatusOK, 1, 0},
+		{"NLST /dir", false, StatusFileStatusOK, 1, 0},
+		{"MLSD /dir", false, StatusFileStatusOK, 1, 0},
+		{"LIST /dir/a.txt", false, StatusFileStatusOK, 1, 1},
+		{"MLSD /dir/a.txt", false, StatusActionNotTaken, 0, 1},
+		{"LIST /missing", false, StatusFileActionNotTaken, 0, 1},
+		{"LIST /dir/a.txt", true, StatusFileStatusOK, 1, 1}, // a file is listed as before
+		{"LIST /dir", true, StatusFileActionNotTaken, 0, 1}, // the second ListDir's refusal
 	} {
 		lister.stats.Store(0)
+		lister.deny.Store(tt.deny)
 		code, lines := listLines(t, client, tt.command)
-		require.Equal(t, tt.code, code, tt.command)
+		require.Equal(t, tt.code, code, "%s (ListDir refusing: %v)", tt.command, tt.deny)
 		require.Len(t, lines, tt.lines, "%s: %q", tt.command, lines)
 		if tt.lines > 0 {
 			require.Contains(t, lines[0], "a.txt", tt.command)
