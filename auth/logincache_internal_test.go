@@ -156,8 +156,9 @@ func TestLoginCacheBounded(t *testing.T) {
 	if len(c.entries) != loginCacheEntries {
 		t.Fatalf("%d entries, want %d", len(c.entries), loginCacheEntries)
 	}
-	if c.matches("new", "h", "p") {
-		t.Fatal("a name added to a full cache matches")
+	c.add("new", "h", "p")
+	if c.matches("new", "h", "p") || len(c.entries) != loginCacheEntries {
+		t.Fatalf("a name added to a full cache: matches %v, %d entries; want false, %d", c.matches("new", "h", "p"), len(c.entries), loginCacheEntries)
 	}
 	clock = clock.Add(time.Minute)
 	c.add("new", "h", "p")

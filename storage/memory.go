@@ -137,28 +137,35 @@ func (p *bufferPool) put(b *[]byte) {
 // error wrapping ErrBackend.
 func (p *bufferPool) buffer(size int64) (*[]byte, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if l := p.free[size]; len(l) > 0 {
 		b := l[len(l)-1].b
 		l[len(l)-1] = idleBuffer{}
 		p.free[size] = l[:len(l)-1]
 		p.idle -= size
+		p.mu.Unlock()
 		return b, nil
 	}
-	p.drop(func(idleBuffer) bool { return p.used+p.idle > p.limit })
-	if size != p.partSize {
-		b := make([]byte, 0, size)
-		return &b, nil
-	}
-	if n := len(p.released); n > 0 {
-		b := p.released[n-1][:0]
+	dropped := p.drop(func(idleBuffer) bool { return p.used+p.idle > p.limit })
+	var reused []byte
+	if n := len(p.released); n > 0 && size == p.partSize {
+		reused = p.released[n-1][:0]
 		p.released[n-1] = nil
 		p.released = p.released[:n-1]
+	}
+	p.mu.Unlock()
+	p.release(dropped)
+	switch {
+	case reused != nil:
+		return &reused, nil
+	case size != p.partSize:
+		b := make([]byte, 0, size)
 		return &b, nil
 	}
 	b, err := mapBuffer(int(size))
 	if err != nil {
+		p.mu.Lock()
 		p.giveBack(size, false)
+		p.mu.Unlock()
 		return nil, fmt.Errorf("%w: upload buffer of %d bytes: %w", ErrBackend, size, err)
 	}
 	b = b[:0]
@@ -169,31 +176,46 @@ func (p *bufferPool) buffer(size int64) (*[]byte, error) {
 // itself again while some are kept.
 func (p *bufferPool) trim() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	cutoff := time.Now().Add(-bufferIdle)
-	p.drop(func(e idleBuffer) bool { return e.since.Before(cutoff) })
+	dropped := p.drop(func(e idleBuffer) bool { return e.since.Before(cutoff) })
 	p.trimming = p.idle > 0
 	if p.trimming {
 		time.AfterFunc(bufferIdle, p.trim)
 	}
+	p.mu.Unlock()
+	p.release(dropped)
 }
 
 // drop forgets kept buffers, oldest first in each size, while more returns
-// true for the oldest one left; a mapped part buffer's pages go back to
-// the system and its mapping to p.released. p.mu must be held.
-func (p *bufferPool) drop(more func(oldest idleBuffer) bool) {
+// true for the oldest one left, and returns the part buffers among them,
+// for release. p.mu must be held.
+func (p *bufferPool) drop(more func(oldest idleBuffer) bool) (parts [][]byte) {
 	for size, l := range p.free {
 		n := 0
 		for n < len(l) && more(l[n]) {
 			p.idle -= size
-			if b := (*l[n].b)[:size]; size == p.partSize && releaseBuffer(b) {
-				p.released = append(p.released, b)
+			if size == p.partSize {
+				parts = append(parts, (*l[n].b)[:size])
 			}
 			n++
 		}
 		kept := copy(l, l[n:])
 		clear(l[kept:])
 		p.free[size] = l[:kept]
+	}
+	return parts
+}
+
+// release gives the pages of dropped part buffers back to the system,
+// without p.mu (it may take a while for large parts), and keeps their
+// mappings in p.released for the next part buffers.
+func (p *bufferPool) release(parts [][]byte) {
+	for _, b := range parts {
+		if releaseBuffer(b) {
+			p.mu.Lock()
+			p.released = append(p.released, b)
+			p.mu.Unlock()
+		}
 	}
 }
 
