@@ -164,22 +164,31 @@ func Versity(t testing.TB) *Server {
 	}
 	dir := t.TempDir()
 	ak, sk := "vgw-"+randomHex(4), randomHex(16)
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, VersityArgs(ak, sk, addr, dir)...)
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "versitygw.log"))
-	if err != nil {
-		t.Fatal(err)
+	var addr string
+	for attempt := 1; ; attempt++ {
+		addr = freeAddr(t)
+		logPath := filepath.Join(t.TempDir(), "versitygw.log")
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, VersityArgs(ak, sk, addr, dir)...)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start versitygw: %v", err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			_ = logFile.Close()
+		})
+		if WaitVersity(t, addr, logPath) {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("versitygw: its free port was taken before it bound it, three times")
+		}
 	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start versitygw: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = logFile.Close()
-	})
-	waitListening(t, addr, logFile.Name())
 	return &Server{Name: "versitygw", Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, Dir: dir}
 }
 
@@ -214,19 +223,31 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// waitListening waits up to 20 s for addr to accept connections.
-func waitListening(t testing.TB, addr, logPath string) {
+// WaitVersity waits up to 20 s for versitygw, started with its output in
+// logPath, to answer HTTP at addr (HOST:PORT) as versitygw (its Server
+// header: another server that took the port between freeAddr and the
+// start does not count), and returns true. It returns false when the log
+// says the address was in use: the caller starts versitygw again on
+// another port. Otherwise it ends the test.
+func WaitVersity(t testing.TB, addr, logPath string) bool {
 	t.Helper()
+	client := &http.Client{Timeout: 500 * time.Millisecond}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			_ = c.Close()
-			return
+		if resp, err := client.Get("http://" + addr + "/"); err == nil {
+			_ = resp.Body.Close()
+			if resp.Header.Get("Server") == "VERSITYGW" {
+				return true
+			}
+		}
+		if log, _ := os.ReadFile(logPath); strings.Contains(string(log), "address already in use") {
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	log, _ := os.ReadFile(logPath)
-	t.Fatalf("server did not listen on %s: %s", addr, strings.TrimSpace(string(log)))
+	t.Fatalf("versitygw did not answer on %s: %s", addr, strings.TrimSpace(string(log)))
+	return false
 }
 
 func randomHex(n int) string {

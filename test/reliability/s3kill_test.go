@@ -31,22 +31,31 @@ func startVersity(t *testing.T) *versity {
 		}
 		t.Skip("versitygw not installed")
 	}
-	bin := s3test.VersityBinary()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	v := &versity{bin: s3test.VersityBinary(), dir: t.TempDir()}
+	v.srv = &s3test.Server{Name: "versitygw", AccessKey: "vgw-" + randomHex(4), SecretKey: randomHex(16), Dir: v.dir}
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.addr = ln.Addr().String()
+		ln.Close()
+		v.srv.Endpoint = "http://" + v.addr
+		v.log = filepath.Join(t.TempDir(), "versitygw.log")
+		if v.start(t) {
+			break
+		}
+		if attempt == 3 {
+			t.Fatal("versitygw: its free port was taken before it bound it, three times")
+		}
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	v := &versity{bin: bin, addr: addr, dir: t.TempDir(), log: filepath.Join(t.TempDir(), "versitygw.log")}
-	v.srv = &s3test.Server{Name: "versitygw", Endpoint: "http://" + addr, AccessKey: "vgw-" + randomHex(4), SecretKey: randomHex(16), Dir: v.dir}
-	v.start(t)
 	t.Cleanup(func() { v.kill() })
 	return v
 }
 
-// start runs versitygw and waits until it accepts connections.
-func (v *versity) start(t *testing.T) {
+// start runs versitygw and waits until it answers; it returns false if
+// another process took its port (see s3test.WaitVersity).
+func (v *versity) start(t *testing.T) bool {
 	t.Helper()
 	logFile, err := os.OpenFile(v.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -58,17 +67,11 @@ func (v *versity) start(t *testing.T) {
 	if err := v.cmd.Start(); err != nil {
 		t.Fatalf("start versitygw: %v", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", v.addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw not listening on %s within 20 s", v.addr)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !s3test.WaitVersity(t, v.addr, v.log) {
+		v.kill()
+		return false
 	}
+	return true
 }
 
 // kill stops versitygw with SIGKILL.
@@ -98,7 +101,9 @@ func TestS3Killed(t *testing.T) {
 	err := <-done
 	requireTransient(t, "STOR with S3 killed", err)
 	time.Sleep(2 * time.Second)
-	v.start(t)
+	if !v.start(t) {
+		t.Fatalf("versitygw could not restart: %s was taken meanwhile", v.addr)
+	}
 	storeAfter(t, e, "/after-kill.txt")
 	e.requireCleanObject(t, "/killed.bin")
 	const wait = 30 * time.Second // the sweeper's rounds, and their requests
