@@ -86,6 +86,19 @@ func (c *rawClient) cmd(code int, format string, args ...any) string {
 	return msg
 }
 
+// epsv sends EPSV and returns the passive port of its reply.
+func (c *rawClient) epsv() int {
+	c.t.Helper()
+
+	msg := c.cmd(StatusEnteringEPSV, "EPSV")
+
+	var port int
+	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
+	require.NoError(c.t, err, msg)
+
+	return port
+}
+
 // expect reads one reply and requires its code.
 func (c *rawClient) expect(code int) string {
 	c.t.Helper()
@@ -207,11 +220,7 @@ func TestPatchReplyText(t *testing.T) {
 func uploadRaw(t *testing.T, client *rawClient, name, content string) string {
 	t.Helper()
 
-	msg := client.cmd(StatusEnteringEPSV, "EPSV")
-
-	var port int
-	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
-	require.NoError(t, err, msg)
+	port := client.epsv()
 
 	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	require.NoError(t, err)
@@ -476,11 +485,7 @@ func TestPatchUnknownModTime(t *testing.T) {
 func listRawData(t *testing.T, client *rawClient, command string) string {
 	t.Helper()
 
-	msg := client.cmd(StatusEnteringEPSV, "EPSV")
-
-	var port int
-	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
-	require.NoError(t, err, msg)
+	port := client.epsv()
 
 	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	require.NoError(t, err)
@@ -543,11 +548,7 @@ func (f *sideFile) Read(p []byte) (int, error) {
 func retrRaw(t *testing.T, client *rawClient, name string) *net.TCPConn {
 	t.Helper()
 
-	msg := client.cmd(StatusEnteringEPSV, "EPSV")
-
-	var port int
-	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
-	require.NoError(t, err, msg)
+	port := client.epsv()
 
 	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	require.NoError(t, err)
@@ -669,11 +670,7 @@ func TestPatchPagedListing(t *testing.T) {
 			server := NewTestServerWithTestDriver(t, driver)
 			client := loginRaw(t, server)
 
-			msg := client.cmd(StatusEnteringEPSV, "EPSV")
-
-			var port int
-			_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
-			require.NoError(t, err, msg)
+			port := client.epsv()
 
 			data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 			require.NoError(t, err)
@@ -705,7 +702,7 @@ func TestPatchPagedListing(t *testing.T) {
 				client.expect(StatusClosingDataConn)
 			} else {
 				lister.next <- true
-				msg = client.expect(StatusLocalError)
+				msg := client.expect(StatusLocalError)
 				require.Contains(t, msg, errPage.Error())
 			}
 
@@ -842,11 +839,7 @@ func (h messageHandler) Handle(_ context.Context, r slog.Record) error {
 func storRaw(t *testing.T, client *rawClient, command, name string) net.Conn {
 	t.Helper()
 
-	msg := client.cmd(StatusEnteringEPSV, "EPSV")
-
-	var port int
-	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
-	require.NoError(t, err, msg)
+	port := client.epsv()
 
 	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	require.NoError(t, err)
@@ -1135,11 +1128,7 @@ func TestPatchPassiveTheft(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(driver.serverDir, "f.txt"), []byte("the client's data"), 0o600))
 
 	client := loginRaw(t, server)
-	msg := client.cmd(StatusEnteringEPSV, "EPSV")
-
-	var port int
-	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
-	require.NoError(t, err, msg)
+	port := client.epsv()
 
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	thief, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", addr)
@@ -1324,11 +1313,7 @@ func (d *listerFirstDriver) ListDir(name string) (DirLister, error) {
 func listLines(t *testing.T, client *rawClient, command string) (int, []string) {
 	t.Helper()
 
-	msg := client.cmd(StatusEnteringEPSV, "EPSV")
-
-	var port int
-	_, err := fmt.Sscanf(msg[strings.Index(msg, "(|||"):], "(|||%d|)", &port)
-	require.NoError(t, err, msg)
+	port := client.epsv()
 
 	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	require.NoError(t, err)
