@@ -153,7 +153,22 @@ func VersityArgs(accessKey, secretKey, addr, dir string) []string {
 // Versity starts versitygw (VersityArgs) in a temporary directory, stopped
 // when the test ends. It skips the test when the versitygw binary is not on
 // PATH or in $GOPATH/bin, unless S3FTP_TEST_STRICT=1.
-func Versity(t testing.TB) *Server {
+func Versity(t testing.TB) *Server { return StartVersity(t).Server }
+
+// VersityProcess is a running versitygw that a test may kill and start
+// again on the same address and directory.
+type VersityProcess struct {
+	Server *Server
+	bin    string
+	addr   string // HOST:PORT
+	log    string // its output
+	cmd    *exec.Cmd
+}
+
+// StartVersity starts versitygw as Versity does and returns its process,
+// killed when the test ends. A free port another process takes before
+// versitygw binds it is replaced, up to three times.
+func StartVersity(t testing.TB) *VersityProcess {
 	t.Helper()
 	bin := VersityBinary()
 	if bin == "" {
@@ -162,34 +177,48 @@ func Versity(t testing.TB) *Server {
 		}
 		t.Skip("versitygw not installed; go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
 	}
-	dir := t.TempDir()
-	ak, sk := "vgw-"+randomHex(4), randomHex(16)
-	var addr string
+	v := &VersityProcess{bin: bin, Server: &Server{Name: "versitygw", AccessKey: "vgw-" + randomHex(4), SecretKey: randomHex(16), Dir: t.TempDir()}}
+	t.Cleanup(v.Kill)
 	for attempt := 1; ; attempt++ {
-		addr = freeAddr(t)
-		logPath := filepath.Join(t.TempDir(), "versitygw.log")
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, VersityArgs(ak, sk, addr, dir)...)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start versitygw: %v", err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			_ = logFile.Close()
-		})
-		if WaitVersity(t, addr, logPath) {
-			break
+		v.addr = freeAddr(t)
+		v.Server.Endpoint = "http://" + v.addr
+		v.log = filepath.Join(t.TempDir(), "versitygw.log")
+		if v.Start(t) {
+			return v
 		}
 		if attempt == 3 {
 			t.Fatalf("versitygw: its free port was taken before it bound it, three times")
 		}
 	}
-	return &Server{Name: "versitygw", Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, Dir: dir}
+}
+
+// Start runs versitygw on its address and waits until it answers; it
+// returns false if another process holds the address (see WaitVersity).
+func (v *VersityProcess) Start(t testing.TB) bool {
+	t.Helper()
+	logFile, err := os.OpenFile(v.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	v.cmd = exec.Command(v.bin, VersityArgs(v.Server.AccessKey, v.Server.SecretKey, v.addr, v.Server.Dir)...)
+	v.cmd.Stdout, v.cmd.Stderr = logFile, logFile
+	if err := v.cmd.Start(); err != nil {
+		t.Fatalf("start versitygw: %v", err)
+	}
+	if !WaitVersity(t, v.addr, v.log) {
+		v.Kill()
+		return false
+	}
+	return true
+}
+
+// Kill stops versitygw with SIGKILL, if it runs.
+func (v *VersityProcess) Kill() {
+	if v.cmd != nil && v.cmd.Process != nil && v.cmd.ProcessState == nil {
+		_ = v.cmd.Process.Kill()
+		_ = v.cmd.Wait()
+	}
 }
 
 // findBinary looks for name on PATH and in $GOPATH/bin (or ~/go/bin).
