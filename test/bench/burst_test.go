@@ -100,10 +100,12 @@ func burst(t *testing.T, r *rig, g *gateway, rep int, up upload) run {
 	if g != nil {
 		out.CPU = -g.CPU(t)
 	}
+	clock := readCPU(t)
 	t0 := time.Now()
 	close(start)
 	done.Wait()
 	wall := time.Since(t0)
+	out.Use = clock.since(t)
 	if g != nil {
 		out.CPU += g.CPU(t)
 	}

@@ -142,23 +142,19 @@ func startReference(t testing.TB, bin string, srv *s3test.Server, bucket string)
 // used, in seconds.
 func (g *gateway) CPU(t testing.TB) float64 {
 	t.Helper()
-	var ticks int64
+	var secs float64
 	for _, pid := range g.pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Fields after "(comm)": state is field 3, utime 14, stime 15.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		for _, i := range []int{14 - 3, 15 - 3} {
-			n, err := strconv.ParseInt(f[i], 10, 64)
-			if err != nil {
-				t.Fatalf("/proc/PID/stat: %v", err)
-			}
-			ticks += n
+		s, err := processCPU(string(b))
+		if err != nil {
+			t.Fatal(err)
 		}
+		secs += s
 	}
-	return float64(ticks) / clockTicks
+	return secs
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux

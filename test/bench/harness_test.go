@@ -129,3 +129,50 @@ func TestRelayed(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUReadings(t *testing.T) {
+	for _, tc := range []struct {
+		name, stat string
+		want       float64
+		fails      bool
+	}{
+		{"busy is all but idle and iowait", "cpu  100 20 30 5000 40 5 6 7 0 0\ncpu0 50 10 15 2500 20 2 3 3 0 0\n", 1.68, false},
+		{"not /proc/stat", "intr 1 2 3\n", 0, true},
+		{"short", "cpu 1 2 3\n", 0, true},
+	} {
+		got, err := machineBusy(tc.stat)
+		if (err != nil) != tc.fails || got != tc.want {
+			t.Errorf("%s: machineBusy = %v, %v; want %v (error: %v)", tc.name, got, err, tc.want, tc.fails)
+		}
+	}
+	// comm may hold spaces and parentheses
+	stat := "4242 (s3ftp (x) y) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 75 3 4 20 0 9 0 100 1000 100"
+	if got, err := processCPU(stat); err != nil || got != 3.25 {
+		t.Errorf("processCPU = %v, %v; want 3.25", got, err)
+	}
+	if _, err := processCPU("4242 (x) S 1 2"); err == nil {
+		t.Error("processCPU of a short line: no error")
+	}
+	if c := readCPU(t); c.machine <= 0 || c.harness <= 0 {
+		t.Errorf("readCPU = %+v, want the machine's and this process's CPU time", c)
+	}
+}
+
+func TestPrintCPU(t *testing.T) {
+	rows := []row{{
+		W:      workload{Name: "burst-pasv", Unit: "files/s"},
+		Direct: side{Use: []cpuUse{{Machine: 1.8, Harness: 0.6, Wall: 1}, {Machine: 2, Harness: 0.8, Wall: 1.25}}, RunItems: []int{1000, 1000}},
+		FTP:    side{Use: []cpuUse{{Machine: 3.6, Harness: 1, Wall: 2}}, RunItems: []int{1000}},
+		CPU:    []float64{1.2},
+	}, {W: workload{Name: "no runs"}}}
+	var b strings.Builder
+	printCPU(&b, rows, 2)
+	// direct: 90 % and 80 % busy, 1.8 and 2.0 ms per file; ftp: 90 %, 3.6 ms
+	want := "| burst-pasv | 85 | 90 | 1.90 | 0.700 | 3.60 | 1.00 | 1.20 | 1.89× |"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("printed\n%s\nwant the line\n%s", b.String(), want)
+	}
+	if strings.Contains(b.String(), "no runs") {
+		t.Errorf("printed a row without runs:\n%s", b.String())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -14,10 +15,15 @@ type side struct {
 	PerFile []time.Duration
 	Items   int
 	Failed  []error
+	// Use and RunItems are each run's CPU time and items.
+	Use      []cpuUse
+	RunItems []int
 }
 
 func (s *side) add(r run) {
 	s.Values = append(s.Values, r.Value)
+	s.Use = append(s.Use, r.Use)
+	s.RunItems = append(s.RunItems, r.Items)
 	s.PerFile = append(s.PerFile, r.PerFile...)
 	s.Items += r.Items
 	s.Failed = append(s.Failed, r.Failed...)
@@ -97,6 +103,7 @@ func printTable(w io.Writer, sz scale, rows []row) {
 			len(r.FTP.Failed)+len(r.Direct.Failed), r.Lost)
 	}
 	printReplicas(w, rows)
+	printCPU(w, rows, runtime.NumCPU())
 }
 
 // printReplicas writes, for the rows through several replicas, their

@@ -115,6 +115,9 @@ type run struct {
 	// that measures it itself (bursts: the logins before the clock starts
 	// are not counted); 0: ftpRun counts the whole run.
 	CPU float64
+	// Use is the machine's and the harness's CPU time over the same
+	// window (bursts: while the clock ran); zero: the whole run's.
+	Use cpuUse
 }
 
 // workload is one row of the table.
@@ -260,7 +263,7 @@ func measure(t *testing.T, r *rig, w workload) []row {
 		}
 
 		r.directS3.take()
-		d := w.Direct(t, r, rep)
+		d := cpuWindow(t, func() run { return w.Direct(t, r, rep) })
 		add(res.DirectReq, r.directS3.take())
 		res.Direct.add(d)
 		res.Lost += r.lost(t, d.Acked)
@@ -300,7 +303,7 @@ func (r *rig) ftpRun(t *testing.T, res *row, g *gateway, do func() run) {
 	if g.Relayed != nil {
 		relayedBefore = g.Relayed()
 	}
-	f := do()
+	f := cpuWindow(t, do)
 	if f.CPU == 0 {
 		f.CPU = g.CPU(t) - cpu
 	}
@@ -311,6 +314,18 @@ func (r *rig) ftpRun(t *testing.T, res *row, g *gateway, do func() run) {
 	add(res.FTPReq, g.S3.take())
 	res.FTP.add(f)
 	res.Lost += r.lost(t, f.Acked)
+}
+
+// cpuWindow runs do and, unless do measured its own window, sets its
+// run's machine and harness CPU time to the whole run's.
+func cpuWindow(t *testing.T, do func() run) run {
+	t.Helper()
+	c := readCPU(t)
+	f := do()
+	if f.Use.Wall == 0 {
+		f.Use = c.since(t)
+	}
+	return f
 }
 
 func add(into, from map[string]int) {
