@@ -12,13 +12,15 @@ import (
 )
 
 // chunks reads an object in ranged GETs of Settings.DownloadChunkSize,
-// each into its own buffer, up to Settings.DownloadConcurrency requested
-// at once, and hands their bytes out in order. A buffer whose bytes have
-// been handed out is reused for the next range, so a download holds at
-// most concurrency × chunk size bytes. A range that fails (an S3 error, a
-// short body, the object replaced: its ETag changed) fails the download
-// when its turn comes: no byte after it is handed out. chunks is used by
-// one goroutine at a time (the transfer's).
+// each into a buffer of the Service's pool (bufferPool.tryGet), up to
+// Settings.DownloadConcurrency requested at once, and hands their bytes
+// out in order. A buffer whose bytes have been handed out is reused for the
+// next range, and fewer ranges are requested at once when the pool has no
+// room, so a download holds at most concurrency × chunk size bytes, within
+// the process-wide budget; close gives the buffers back. A range that
+// fails (an S3 error, a short body, the object replaced: its ETag changed)
+// fails the download when its turn comes: no byte after it is handed out.
+// chunks is used by one goroutine at a time (the transfer's).
 type chunks struct {
 	f         *Fs
 	ctx       context.Context // the download's, cancelled by its Close
@@ -28,52 +30,57 @@ type chunks struct {
 	end       int64    // object size
 	queue     []*chunk // ranges requested, in order
 	wg        sync.WaitGroup
-	allocated int64 // bytes of buffers made, for tests
+	allocated int64 // bytes of buffers taken from the pool, for tests
 }
 
 // chunk is one ranged GET.
 type chunk struct {
-	buf  []byte // its bytes, once done is closed
-	off  int    // bytes of buf handed out
+	buf  *[]byte // its bytes, once done is closed
+	off  int     // bytes of buf handed out
 	done chan struct{}
 	err  error // set before done is closed
 }
 
 // newChunks starts reading key from offset to end: its first range, of n
-// bytes, is the body of a GET already answered; the ranges after it are
-// requested.
-func (f *Fs) newChunks(ctx context.Context, key, etag string, offset, end int64, body io.ReadCloser, n int64) *chunks {
-	c := &chunks{f: f, ctx: ctx, key: key, etag: etag, size: f.svc.set.DownloadChunkSize, next: offset, end: end}
-	first := c.add(nil, n)
-	c.start(first, func() error {
+// bytes, is the body of a GET already answered, read into first (a buffer
+// of the pool); the ranges after it are requested.
+func (f *Fs) newChunks(ctx context.Context, key, etag string, offset, end int64, body io.ReadCloser, n int64, first *[]byte) *chunks {
+	c := &chunks{f: f, ctx: ctx, key: key, etag: etag, size: f.svc.set.DownloadChunkSize, next: offset, end: end, allocated: int64(cap(*first))}
+	ch := c.add(first, n)
+	c.start(ch, func() error {
 		defer body.Close()
-		return fill(first.buf, body)
+		return fill(*ch.buf, body)
 	})
-	c.more()
+	c.more(nil)
 	return c
 }
 
 // more requests ranges until Settings.DownloadConcurrency are queued or
-// the object is covered, in the buffers free first.
-func (c *chunks) more(free ...[]byte) {
+// the object is covered, in free (a buffer handed out, or nil) first, then
+// in buffers the pool has room for; it gives free back if no range needs it.
+func (c *chunks) more(free *[]byte) {
 	for len(c.queue) < c.f.svc.set.DownloadConcurrency && c.next < c.end {
-		var buf []byte
-		if len(free) > 0 {
-			buf, free = free[0], free[1:]
+		buf := free
+		free = nil
+		if buf == nil {
+			if buf = c.f.svc.buffers.tryGet(c.size); buf == nil {
+				break // the range after the queued ones waits for their buffers
+			}
+			c.allocated += c.size
 		}
 		start := c.next
 		ch := c.add(buf, min(c.size, c.end-start))
-		c.start(ch, func() error { return c.get(ch.buf, start) })
+		c.start(ch, func() error { return c.get(*ch.buf, start) })
+	}
+	if free != nil {
+		c.f.svc.buffers.putDownload(free)
 	}
 }
 
-// add queues a range of n bytes at c.next, in buf if it is large enough.
-func (c *chunks) add(buf []byte, n int64) *chunk {
-	if int64(cap(buf)) < n {
-		buf = make([]byte, n)
-		c.allocated += n
-	}
-	ch := &chunk{buf: buf[:n], done: make(chan struct{})}
+// add queues a range of n bytes at c.next, in buf.
+func (c *chunks) add(buf *[]byte, n int64) *chunk {
+	*buf = (*buf)[:n]
+	ch := &chunk{buf: buf, done: make(chan struct{})}
 	c.queue = append(c.queue, ch)
 	c.next += n
 	return ch
@@ -131,7 +138,7 @@ func (c *chunks) head() (*chunk, error) {
 		if ch.err != nil {
 			return nil, ch.err
 		}
-		if ch.off < len(ch.buf) {
+		if ch.off < len(*ch.buf) {
 			return ch, nil
 		}
 		c.queue = c.queue[1:]
@@ -146,7 +153,7 @@ func (c *chunks) read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := copy(p, ch.buf[ch.off:])
+	n := copy(p, (*ch.buf)[ch.off:])
 	ch.off += n
 	return n, nil
 }
@@ -162,7 +169,7 @@ func (c *chunks) writeTo(w io.Writer) (n int64, readErr, writeErr error) {
 		if err != nil {
 			return n, err, nil
 		}
-		m, err := w.Write(ch.buf[ch.off:])
+		m, err := w.Write((*ch.buf)[ch.off:])
 		ch.off += m
 		n += int64(m)
 		if err != nil {
@@ -171,5 +178,12 @@ func (c *chunks) writeTo(w io.Writer) (n int64, readErr, writeErr error) {
 	}
 }
 
-// wait returns when every GET has ended; the caller cancels them first.
-func (c *chunks) wait() { c.wg.Wait() }
+// close waits for every GET to end (the caller cancels them first) and
+// gives their buffers back to the pool.
+func (c *chunks) close() {
+	c.wg.Wait()
+	for _, ch := range c.queue {
+		c.f.svc.buffers.putDownload(ch.buf)
+	}
+	c.queue = nil
+}

@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// bufferPool hands out the buffers uploads fill, within one process-wide
-// budget (Settings.UploadMemory): an upload waits for room rather than go
-// over it. Buffers given back are kept for the next upload, so a burst of
+// bufferPool hands out the buffers uploads fill, and the ranged GETs of
+// downloads, within one process-wide budget (Settings.UploadMemory): an
+// upload waits for room rather than go over it; a download takes only what
+// is free (tryGet). Buffers given back are kept for the next upload, so a burst of
 // uploads or the parts of a large one reuse the same memory instead of
 // allocating and zeroing it for each file or part (a sync.Pool, which the
 // garbage collector empties, made a 1 GiB upload allocate its part buffers
@@ -44,6 +45,7 @@ type bufferPool struct {
 	used      int64 // bytes of buffers handed out and not given back
 	smallUsed int64
 	queue     []*bufferWaiter
+	downloads int64 // bytes of used that downloads hold (tryGet)
 	free      map[int64][]idleBuffer // buffers given back, by capacity, oldest first
 	idle      int64                  // bytes of the buffers in free
 	trimming  bool                   // a trim is scheduled
@@ -115,19 +117,53 @@ func (p *bufferPool) get(ctx context.Context, size int64) (*[]byte, error) {
 	return nil, err
 }
 
+// tryGet returns an empty buffer of capacity size for a download's ranged
+// GET if the budget has room for it now, or nil: a download never waits
+// for memory (it reads with fewer ranges at once, or one streaming GET),
+// never takes room an upload is waiting for, and downloads together hold
+// at most half the budget, so that uploads always find the rest.
+func (p *bufferPool) tryGet(size int64) *[]byte {
+	p.mu.Lock()
+	if len(p.queue) > 0 || p.downloads+size > p.limit/2 || !p.fits(size, false) {
+		p.mu.Unlock()
+		return nil
+	}
+	p.take(size, false)
+	p.downloads += size
+	p.mu.Unlock()
+	b, err := p.buffer(size)
+	if err != nil { // buffer gave the bytes back
+		p.mu.Lock()
+		p.downloads -= size
+		p.mu.Unlock()
+		return nil
+	}
+	return b
+}
+
 // put gives back a buffer that get returned, kept for reuse.
-func (p *bufferPool) put(b *[]byte) {
+func (p *bufferPool) put(b *[]byte) { p.keep(b, int64(cap(*b)) != p.partSize, false) }
+
+// putDownload gives back a buffer that tryGet returned, kept for reuse.
+func (p *bufferPool) putDownload(b *[]byte) { p.keep(b, false, true) }
+
+// keep takes back a buffer handed out (counted as small or not, by a
+// download or not), for reuse.
+func (p *bufferPool) keep(b *[]byte, small, download bool) {
 	size := int64(cap(*b))
 	*b = (*b)[:0]
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if download {
+		p.downloads -= size
+	}
 	p.free[size] = append(p.free[size], idleBuffer{b: b, since: time.Now()})
 	p.idle += size
 	if !p.trimming {
 		p.trimming = true
 		time.AfterFunc(bufferIdle, p.trim)
 	}
-	p.giveBack(size, size != p.partSize)
+	p.giveBack(size, small)
 }
 
 // buffer returns an empty buffer of capacity size, whose bytes get has

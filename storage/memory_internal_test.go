@@ -116,3 +116,77 @@ func TestBufferPoolPartsOffHeap(t *testing.T) {
 		t.Errorf("%d mappings released after reuse, want 0", len(p.released))
 	}
 }
+
+// TestBufferPoolDownloads: downloads take buffers only while they hold at
+// most half the budget and no upload waits for room, never wait, and give
+// their bytes back.
+func TestBufferPoolDownloads(t *testing.T) {
+	const part = 4 << 20
+	p := newBufferPool(8*part, part, time.Minute)
+	get := func(size int64) *[]byte {
+		t.Helper()
+		b, err := p.get(context.Background(), size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var held []*[]byte
+	for range 5 {
+		if b := p.tryGet(part); b != nil {
+			held = append(held, b)
+		}
+	}
+	if len(held) != 4 || p.downloads != 4*part {
+		t.Fatalf("downloads took %d buffers (%d bytes) of an 8-part budget, want 4: half", len(held), p.downloads)
+	}
+	if b := p.tryGet(minChunkSize); b != nil {
+		t.Error("a download took a small buffer beyond half the budget")
+	}
+	for _, b := range held[1:] {
+		p.putDownload(b)
+	}
+
+	// Uploads take all but 3 MiB; one more waits for a part, and a
+	// download must not take the room it waits for, even where it fits.
+	ups := []*[]byte{get(maxGrownBufSize)}
+	for range 6 {
+		ups = append(ups, get(part))
+	}
+	got := make(chan *[]byte)
+	go func() {
+		b, err := p.get(context.Background(), part)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	for {
+		p.mu.Lock()
+		waiting := len(p.queue)
+		p.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if b := p.tryGet(minChunkSize); b != nil {
+		t.Error("a download took room while an upload waited for it")
+	}
+	p.putDownload(held[0]) // the waiting upload's room
+	ups = append(ups, <-got)
+	if p.downloads != 0 {
+		t.Errorf("downloads hold %d bytes, want 0", p.downloads)
+	}
+	for _, b := range ups {
+		p.put(b)
+	}
+	if p.used != 0 || p.downloads != 0 || p.smallUsed != 0 {
+		t.Errorf("after every buffer came back: used %d, downloads %d, small %d; want 0", p.used, p.downloads, p.smallUsed)
+	}
+	if b := p.tryGet(part); b == nil {
+		t.Error("a download found no room in an idle pool")
+	} else {
+		p.putDownload(b)
+	}
+}

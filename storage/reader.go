@@ -20,7 +20,9 @@ import (
 // offset on, or any object when Settings.DownloadConcurrency is 1, is
 // streamed from one GET. A larger one is read in ranged GETs of a chunk
 // each, up to DownloadConcurrency at once, delivered in order (see chunks):
-// memory per download is bounded by concurrency × chunk size. Every range
+// memory per download is bounded by concurrency × chunk size, and all
+// downloads' by half of Settings.UploadMemory; when that has no room for a
+// chunk, the download is one streaming GET. Every range
 // after the first asks for the first one's ETag, so a file replaced during
 // the download fails it rather than mixing two versions.
 type Download struct {
@@ -77,8 +79,19 @@ func (f *Fs) newReader(name string, offset int64) (*Download, error) {
 		r.Close()
 		return nil, fmt.Errorf("%w: GET of bytes from %d answered from %d", ErrBackend, offset, first)
 	}
+	buf := f.svc.buffers.tryGet(f.svc.set.DownloadChunkSize)
+	if buf == nil { // no memory free for ranges: one streaming GET
+		_ = out.Body.Close()
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+		if out, err = f.svc.api.GetObject(ctx, in); err != nil {
+			cancel()
+			return nil, s3Error(err)
+		}
+		r.body, r.size = out.Body, offset+aws.ToInt64(out.ContentLength)
+		return r, nil
+	}
 	r.body, r.size = nil, total
-	r.chunks = f.newChunks(ctx, key, aws.ToString(out.ETag), offset, total, out.Body, last+1-offset)
+	r.chunks = f.newChunks(ctx, key, aws.ToString(out.ETag), offset, total, out.Body, last+1-offset, buf)
 	return r, nil
 }
 
@@ -185,7 +198,7 @@ func (r *Download) Stat() (fs.FileInfo, error) {
 func (r *Download) Close() error {
 	r.cancel()
 	if r.chunks != nil {
-		r.chunks.wait()
+		r.chunks.close()
 		return nil
 	}
 	return r.body.Close()

@@ -119,6 +119,50 @@ func TestDownloadMemoryBound(t *testing.T) {
 	t.Logf("20 chunks of %d bytes: %d bytes of buffers, at most %d GETs at once", chunk, buffers, count.max)
 }
 
+// TestDownloadMemoryShared: downloads take their chunk buffers from the
+// process-wide budget (UploadMemory) only while they hold at most half of
+// it: of many downloads open at once, those that find no room are read
+// with one GET, every one gives the object's bytes, and all the memory
+// comes back when they are closed.
+func TestDownloadMemoryShared(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Fake(t)
+	set := storage.Settings{PartSize: 5 << 20, Concurrency: 1, UploadMemory: 12 << 20, DownloadConcurrency: 3, DownloadChunkSize: chunk}
+	e := newEnv(t, srv, srv.NewBucket(t), storage.ChecksumsRequired, set)
+	data := randBytes(8 * chunk)
+	e.upload(t, "/big.bin", data)
+	var open []*storage.Download
+	var inRanges, streamed int
+	for range 12 { // 12 × 3 chunks of 256 KiB: 9 MiB, where downloads may take 6
+		h, err := e.fs.Download("/big.bin", 0)
+		must(t, "open", err)
+		open = append(open, h)
+		if storage.DownloadBuffers(h) > 0 {
+			inRanges++
+		} else {
+			streamed++
+		}
+		if used := storage.UploadMemoryInUse(e.svc); used > 6<<20 {
+			t.Fatalf("%d downloads open hold %d bytes, more than half of the 12 MiB budget", len(open), used)
+		}
+	}
+	if inRanges == 0 || streamed == 0 {
+		t.Errorf("%d downloads in ranges, %d streamed: want both once the budget's half is taken", inRanges, streamed)
+	}
+	for i, h := range open {
+		got, err := io.ReadAll(h)
+		must(t, "read", err)
+		must(t, "close", h.Close())
+		if sum(got) != sum(data) {
+			t.Errorf("download %d: %d bytes, SHA-256 differs", i, len(got))
+		}
+	}
+	if used := storage.UploadMemoryInUse(e.svc); used != 0 {
+		t.Errorf("%d bytes still in use after every download was closed", used)
+	}
+	t.Logf("12 downloads of 8 chunks opened at once: %d in ranges, %d streamed", inRanges, streamed)
+}
+
 // TestDownloadRangeFails: a range that S3 fails, or that finds the object
 // replaced, fails the download after the bytes before it: never a silent
 // truncation or a mix of two versions.

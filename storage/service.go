@@ -77,21 +77,24 @@ type Settings struct {
 	// ListPageSize is MaxKeys for each ListObjectsV2 page, and so the most
 	// entries a listing holds at once. Default 1000.
 	ListPageSize int32
-	// DownloadConcurrency is how many ranged GETs of one download are in
-	// flight at once; 1 reads each download with one streaming GET. Memory
-	// per download is at most DownloadConcurrency × DownloadChunkSize.
-	// Default 1 (on loopback, one stream is faster than parallel ranges:
-	// raise it where one connection to S3 is slower than S3); at most 64.
+	// DownloadConcurrency is how many ranged GETs of one download larger
+	// than DownloadChunkSize are in flight at once; 1 reads each download
+	// with one streaming GET. Memory per download is at most
+	// DownloadConcurrency × DownloadChunkSize, taken from UploadMemory's
+	// budget only when free (downloads hold at most half of it; one that
+	// finds no room is read with fewer ranges, or one GET). Default 4; at
+	// most 64.
 	DownloadConcurrency int
 	// DownloadChunkSize is the size of each ranged GET when
-	// DownloadConcurrency is above 1. Default 4 MiB; between 256 KiB and
-	// 512 MiB.
+	// DownloadConcurrency is above 1. Default PartSize (whose buffers
+	// uploads and downloads share); between 256 KiB and 512 MiB.
 	DownloadChunkSize int64
 	// MultipartHashes says whether the digests of multipart uploads are
 	// stored (see MultipartHashes). Default MultipartHashesNone.
 	MultipartHashes MultipartHashes
 	// UploadMemory is the most memory, in bytes, that the buffers of all
-	// uploads together may take, process-wide. Buffers are reused from
+	// uploads (and downloads' ranged GETs, see DownloadConcurrency) together
+	// may take, process-wide. Buffers are reused from
 	// one upload to the next; an upload that needs one while the budget
 	// is spent waits for another upload to give one back, as long as its
 	// session lasts and at most PartTimeout (then it fails, nothing
@@ -188,13 +191,13 @@ func (s Settings) withDefaults() (Settings, error) {
 		return bad("ListPageSize", "%d: must be between 1 and 1000", s.ListPageSize)
 	}
 	if s.DownloadConcurrency == 0 {
-		s.DownloadConcurrency = 1
+		s.DownloadConcurrency = 4
 	}
 	if s.DownloadConcurrency < 1 || s.DownloadConcurrency > 64 {
 		return bad("DownloadConcurrency", "%d: must be between 1 and 64", s.DownloadConcurrency)
 	}
 	if s.DownloadChunkSize == 0 {
-		s.DownloadChunkSize = 4 << 20
+		s.DownloadChunkSize = s.PartSize
 	}
 	if s.DownloadChunkSize < minChunkSize || s.DownloadChunkSize > maxChunkSize {
 		return bad("DownloadChunkSize", "%d: must be between 256KiB and 512MiB", s.DownloadChunkSize)

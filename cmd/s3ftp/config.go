@@ -81,13 +81,13 @@ type Config struct {
 	S3Concurrency   int           `key:"s3-concurrency" help:"parts of one upload sent at once"`
 	S3Timeout       time.Duration `key:"s3-timeout" help:"timeout of each S3 metadata request"`
 	MultipartHashes string        `key:"multipart-hashes" help:"keep the digests of multipart uploads for HASH: none (HASH reads the object) or copy (a server-side copy of the object onto itself at upload)"`
-	UploadMemory    byteSize      `key:"upload-memory" help:"most memory the buffers of all uploads together may take (e.g. 256MiB); an upload waits for a buffer rather than exceed it; at least (s3-concurrency+1) × s3-part-size + 1MiB; 0: 256MiB, or that minimum when it is more"`
+	UploadMemory    byteSize      `key:"upload-memory" help:"most memory the buffers of all uploads (and downloads' ranged GETs) together may take (e.g. 256MiB); an upload waits for a buffer rather than exceed it; at least (s3-concurrency+1) × s3-part-size + 1MiB; 0: 256MiB, or that minimum when it is more"`
 	UploadDigests   []string      `key:"upload-digests" help:"digests computed as each upload streams and kept in its metadata for HASH/XSHA256/XMD5/XCRC: any of sha256, md5, crc32, or none; a digest not kept is computed by reading the object when asked"`
 	RenameLimit     int           `key:"rename-limit" help:"most objects a directory rename or recursive delete may touch"`
 	UploadSweep     time.Duration `key:"upload-sweep-interval" help:"how often multipart uploads whose abort failed (S3 down) are aborted again; those a killed gateway left are aborted at start"`
 
-	S3DownloadConcurrency int      `key:"s3-download-concurrency" help:"ranged GETs of one download in flight at once (1: one streaming GET per download); memory per download is at most this × s3-download-chunk-size"`
-	S3DownloadChunkSize   byteSize `key:"s3-download-chunk-size" help:"size of each ranged GET of a download larger than one chunk (256KiB-512MiB)"`
+	S3DownloadConcurrency int      `key:"s3-download-concurrency" help:"ranged GETs of one download larger than a chunk in flight at once (1: one streaming GET per download); memory per download is at most this × s3-download-chunk-size, from upload-memory's budget when free (downloads take at most half of it)"`
+	S3DownloadChunkSize   byteSize `key:"s3-download-chunk-size" help:"size of each ranged GET of a download larger than one chunk (256KiB-512MiB); 0: s3-part-size, whose buffers uploads and downloads share"`
 
 	DBURL              string        `key:"db-url" secret:"true" help:"PostgreSQL URL of a user store shared by several gateways (postgres://...); empty: SQLite in data-dir/users.db"`
 	LoginMaxFailures   int           `key:"login-max-failures" help:"failed logins from one client address, or for one user name, within login-failure-window before they are refused (0: no limit)"`
@@ -150,8 +150,7 @@ func defaultConfig(withFile bool) Config {
 		PassivePortSharing:      true,
 		Replicas:                1,
 
-		S3DownloadConcurrency: 1,
-		S3DownloadChunkSize:   4 << 20,
+		S3DownloadConcurrency: 4,
 	}
 	if withFile {
 		c.FTPListen = "0.0.0.0:2121"
