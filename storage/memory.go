@@ -45,7 +45,7 @@ type bufferPool struct {
 	used      int64 // bytes of buffers handed out and not given back
 	smallUsed int64
 	queue     []*bufferWaiter
-	downloads int64 // bytes of used that downloads hold (tryGet)
+	downloads int64                  // bytes of used that downloads hold (tryGet)
 	free      map[int64][]idleBuffer // buffers given back, by capacity, oldest first
 	idle      int64                  // bytes of the buffers in free
 	trimming  bool                   // a trim is scheduled
