@@ -1015,11 +1015,13 @@ func (c *clientHandler) multilineAnswer(code int, message string) func() {
 }
 
 func getMessageLines(message string) []string {
+	// s3ftp patch 28: the lines a bufio.Scanner (ScanLines) gave, without
+	// its 4 KiB buffer for every reply.
 	lines := make([]string, 0, 1)
-	sc := bufio.NewScanner(strings.NewReader(message))
 
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
+	for line := range strings.Lines(message) {
+		line = strings.TrimSuffix(line, "\n")
+		lines = append(lines, strings.TrimSuffix(line, "\r"))
 	}
 
 	if len(lines) == 0 {
