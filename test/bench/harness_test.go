@@ -4,6 +4,9 @@ package bench
 
 import (
 	"net/http/httptest"
+	"os/exec"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +177,31 @@ func TestPrintCPU(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "no runs") {
 		t.Errorf("printed a row without runs:\n%s", b.String())
+	}
+}
+
+func TestPin(t *testing.T) {
+	if _, err := splitCores(1); err == nil {
+		t.Error("splitCores(1): no error")
+	}
+	for n, want := range map[int]cores{2: {gateway: []int{1}, rest: []int{0}}, 4: {gateway: []int{3}, rest: []int{0, 1, 2}}} {
+		got, err := splitCores(n)
+		if err != nil || !slices.Equal(got.gateway, want.gateway) || !slices.Equal(got.rest, want.rest) {
+			t.Errorf("splitCores(%d) = %+v, %v; want %+v", n, got, err, want)
+		}
+	}
+	if runtime.NumCPU() < 2 {
+		t.Skip("pinning a process needs 2 CPUs")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := pinProcess(cmd.Process.Pid, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pinned(cmd.Process.Pid); err != nil || !slices.Equal(got, []int{1}) {
+		t.Errorf("after pinProcess to CPU 1: the process may run on %v (%v)", got, err)
 	}
 }

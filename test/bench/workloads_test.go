@@ -36,6 +36,7 @@ var (
 	serveArgs = flag.String("bench.serve", "", "extra `s3ftp serve` arguments, space-separated (e.g. \"--s3-part-size 16MiB\")")
 	reference = flag.String("bench.reference", "", "path of a fclairamb/ftpserver binary to measure instead of s3ftp (the reference server, built beside the project)")
 	serveEnv  = flag.String("bench.env", "", "extra environment of `s3ftp serve`, comma-separated KEY=VALUE (e.g. S3FTP_S3_CONCURRENCY=4)")
+	pin       = flag.Bool("bench.pin", false, "give the gateway (and replicas) the last core and the harness, S3 server and clients the others, as when the gateway runs on a machine of its own; off: every process shares every core")
 	nReplicas = flag.Int("bench.replicas", 0, "also run the camera bursts through this many replicas behind a balancer (with PostgreSQL), interleaved with one gateway: rows burst-pasv-Nreplicas, burst-port-Nreplicas; 0: not")
 )
 
@@ -154,9 +155,21 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	sz := chosenScale()
+	var split cores
+	if *pin {
+		if split, err = splitCores(runtime.NumCPU()); err != nil {
+			t.Fatal(err)
+		}
+		if err := pinProcess(0, split.rest); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var rows []row
 	for _, store := range strings.Split(*stores, ",") {
 		r := startRig(t, bin, strings.TrimSpace(store), sz)
+		if *pin {
+			pinRig(t, r, split)
+		}
 		for _, w := range all() {
 			if !match.MatchString(w.Name) {
 				continue
@@ -420,6 +433,9 @@ func header(sz scale) string {
 	}
 	if *nReplicas > 0 {
 		server += fmt.Sprintf(" (and %d replicas behind a balancer for the bursts)", *nReplicas)
+	}
+	if *pin {
+		server += " on a core of its own (-bench.pin: harness, S3 server and clients on the others)"
 	}
 	return fmt.Sprintf("%s: %s size: bursts %d sessions × %d files × %d KiB (new directory every %d files), large file %d MiB, listing %d objects; %d runs each, interleaved; %s, %d CPUs, %s, %s; serve %q env %q",
 		server, size, sz.Sessions, sz.Files, fileSize>>10, dirEvery, sz.Large>>20, sz.Objects, *reps,
