@@ -799,7 +799,8 @@ func TestSettingsDefaults(t *testing.T) {
 	svc, err := storage.NewService(srv.Client(false, nil), storage.Settings{})
 	must(t, "new service", err)
 	s := svc.Settings()
-	if s.PartSize != 8*mib || s.Concurrency != 2 || s.RenameLimit != 1000 || s.ListPageSize != 1000 || s.Checksums != storage.ChecksumsRequired {
+	if s.PartSize != 8*mib || s.Concurrency != 3 || s.RenameLimit != 1000 || s.ListPageSize != 1000 || s.Checksums != storage.ChecksumsRequired ||
+		s.DownloadConcurrency != 4 || s.DownloadChunkSize != s.PartSize {
 		t.Errorf("defaults = %+v", s)
 	}
 	for _, bad := range []storage.Settings{

@@ -59,7 +59,7 @@ type Settings struct {
 	// 10,000 parts (78 GiB at 8 MiB).
 	PartSize int64
 	// Concurrency is how many parts of one upload are sent at once. Memory per
-	// upload is at most (Concurrency+1) × PartSize. Default 2.
+	// upload is at most (Concurrency+1) × PartSize. Default 3.
 	Concurrency int
 	// Checksums must be the mode NewClient resolved (ChecksumsSupported or
 	// ChecksumsRequired); with ChecksumsSupported multipart uploads announce
@@ -154,7 +154,7 @@ func (s Settings) withDefaults() (Settings, error) {
 		return bad("PartSize", "%d: must be between 5MiB and 5GiB", s.PartSize)
 	}
 	if s.Concurrency == 0 {
-		s.Concurrency = 2
+		s.Concurrency = 3
 	}
 	if s.Concurrency < 1 || s.Concurrency > 64 {
 		return bad("Concurrency", "%d: must be between 1 and 64", s.Concurrency)

@@ -122,7 +122,7 @@ func defaultConfig(withFile bool) Config {
 		EmbeddedFsync:      true,
 		S3Checksum:         "auto",
 		S3PartSize:         8 << 20,
-		S3Concurrency:      2,
+		S3Concurrency:      3,
 		S3Timeout:          30 * time.Second,
 		RenameLimit:        1000,
 		UploadSweep:        time.Minute,
