@@ -41,9 +41,12 @@ func BenchmarkRetr256MiB(b *testing.B) {
 			out.Body.Close()
 		}
 	})
-	for _, set := range []storage.Settings{{}, {DownloadConcurrency: 4, DownloadChunkSize: 4 << 20}, {DownloadConcurrency: 4, DownloadChunkSize: 16 << 20}} {
+	for _, set := range []storage.Settings{{}, {DownloadConcurrency: 1}, {DownloadConcurrency: 4, DownloadChunkSize: 4 << 20}, {DownloadConcurrency: 4, DownloadChunkSize: 16 << 20}} {
 		name := "ftp-default"
-		if set.DownloadConcurrency != 0 {
+		switch {
+		case set.DownloadConcurrency == 1:
+			name = "ftp-one-stream"
+		case set.DownloadConcurrency != 0:
 			name = fmt.Sprintf("ftp-%dx%dMiB", set.DownloadConcurrency, set.DownloadChunkSize>>20)
 		}
 		b.Run(name, func(b *testing.B) {
