@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+// mustGet returns p.get's buffer of size, failing the test on an error.
+func mustGet(t *testing.T, p *bufferPool, size int64) *[]byte {
+	t.Helper()
+	b, err := p.get(context.Background(), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestBufferPoolKeeps: a buffer given back is reused even after garbage
 // collections; kept buffers count toward the budget (the oldest are dropped
 // for a new one that would not fit beside them); those idle for bufferIdle
@@ -14,14 +24,7 @@ import (
 func TestBufferPoolKeeps(t *testing.T) {
 	const part = 4 << 20
 	p := newBufferPool(3*part, part, time.Second)
-	get := func(size int64) *[]byte {
-		t.Helper()
-		b, err := p.get(context.Background(), size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	get := func(size int64) *[]byte { t.Helper(); return mustGet(t, p, size) }
 
 	a := get(part)
 	p.put(a)
@@ -123,14 +126,7 @@ func TestBufferPoolPartsOffHeap(t *testing.T) {
 func TestBufferPoolDownloads(t *testing.T) {
 	const part = 4 << 20
 	p := newBufferPool(8*part, part, time.Minute)
-	get := func(size int64) *[]byte {
-		t.Helper()
-		b, err := p.get(context.Background(), size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	get := func(size int64) *[]byte { t.Helper(); return mustGet(t, p, size) }
 	var held []*[]byte
 	for range 5 {
 		if b := p.tryGet(part); b != nil {

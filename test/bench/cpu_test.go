@@ -28,23 +28,22 @@ type cpuClock struct {
 // from /proc/self/stat.
 func readCPU(t testing.TB) cpuClock {
 	t.Helper()
-	b, err := os.ReadFile("/proc/stat")
+	return cpuClock{machine: readSeconds(t, "/proc/stat", machineBusy), harness: readSeconds(t, "/proc/self/stat", processCPU), at: time.Now()}
+}
+
+// readSeconds reads the file at path and returns the seconds parse finds
+// in it, failing the test on an error.
+func readSeconds(t testing.TB, path string, parse func(string) (float64, error)) float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	busy, err := machineBusy(string(b))
+	v, err := parse(string(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	own, err := processCPU(string(self))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cpuClock{machine: busy, harness: own, at: time.Now()}
+	return v
 }
 
 // since returns the CPU used from c to now.

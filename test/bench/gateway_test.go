@@ -144,15 +144,7 @@ func (g *gateway) CPU(t testing.TB) float64 {
 	t.Helper()
 	var secs float64
 	for _, pid := range g.pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := processCPU(string(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		secs += s
+		secs += readSeconds(t, fmt.Sprintf("/proc/%d/stat", pid), processCPU)
 	}
 	return secs
 }
