@@ -85,7 +85,7 @@ func (f *Fs) newReader(name string, offset int64) (*Download, error) {
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
 		if out, err = f.svc.api.GetObject(ctx, in); err != nil {
 			cancel()
-			return nil, s3Error(err)
+			return f.openFailed(name, key, offset, err)
 		}
 		r.body, r.size = out.Body, offset+aws.ToInt64(out.ContentLength)
 		return r, nil

@@ -12,10 +12,10 @@ import (
 
 // cpuUse is where the CPU time of one run went: the whole machine's busy
 // time (every process and the kernel, all cores), the harness process's
-// own (its Go FTP and S3 clients and its counting proxies), both in CPU
-// seconds, over Wall seconds.
+// own (its Go FTP and S3 clients and its counting proxies) and, through
+// FTP, the gateway's, in CPU seconds, over Wall seconds.
 type cpuUse struct {
-	Machine, Harness, Wall float64
+	Machine, Harness, Gateway, Wall float64
 }
 
 // cpuClock is a reading of the machine's and the harness's CPU time.
@@ -126,20 +126,17 @@ func printCPU(w io.Writer, rows []row, cores int) {
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	machine := func(u cpuUse) float64 { return u.Machine }
 	harness := func(u cpuUse) float64 { return u.Harness }
+	gateway := func(u cpuUse) float64 { return u.Gateway }
 	for _, r := range rows {
 		if len(r.FTP.Use) == 0 || len(r.Direct.Use) == 0 {
 			continue
-		}
-		gw := make([]cpuUse, len(r.CPU))
-		for i, c := range r.CPU {
-			gw[i] = cpuUse{Machine: c}
 		}
 		dm := perItemMS(r.Direct.Use, r.Direct.RunItems, machine)
 		fm := perItemMS(r.FTP.Use, r.FTP.RunItems, machine)
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s |\n", r.W.Name,
 			busy(r.Direct.Use, cores), busy(r.FTP.Use, cores),
 			num(dm), num(perItemMS(r.Direct.Use, r.Direct.RunItems, harness)),
-			num(fm), num(perItemMS(r.FTP.Use, r.FTP.RunItems, harness)), num(perItemMS(gw, r.FTP.RunItems, machine)),
+			num(fm), num(perItemMS(r.FTP.Use, r.FTP.RunItems, harness)), num(perItemMS(r.FTP.Use, r.FTP.RunItems, gateway)),
 			times(fm, dm))
 	}
 }

@@ -171,8 +171,7 @@ func TestPrintCPU(t *testing.T) {
 	rows := []row{{
 		W:      workload{Name: "burst-pasv", Unit: "files/s"},
 		Direct: side{Use: []cpuUse{{Machine: 1.8, Harness: 0.6, Wall: 1}, {Machine: 2, Harness: 0.8, Wall: 1.25}}, RunItems: []int{1000, 1000}},
-		FTP:    side{Use: []cpuUse{{Machine: 3.6, Harness: 1, Wall: 2}}, RunItems: []int{1000}},
-		CPU:    []float64{1.2},
+		FTP:    side{Use: []cpuUse{{Machine: 3.6, Harness: 1, Gateway: 1.2, Wall: 2}}, RunItems: []int{1000}},
 	}, {W: workload{Name: "no runs"}}}
 	var b strings.Builder
 	printCPU(&b, rows, 2)

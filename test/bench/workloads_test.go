@@ -320,6 +320,7 @@ func (r *rig) ftpRun(t *testing.T, res *row, g *gateway, do func() run) {
 	if f.CPU == 0 {
 		f.CPU = g.CPU(t) - cpu
 	}
+	f.Use.Gateway = f.CPU
 	res.CPU = append(res.CPU, f.CPU)
 	if g.Relayed != nil {
 		res.Relayed += g.Relayed() - relayedBefore
