@@ -17,6 +17,7 @@ import (
 
 	"github.com/s3ftp/s3ftp/gateway"
 	"github.com/s3ftp/s3ftp/storage/s3test"
+	"github.com/s3ftp/s3ftp/test/replicas"
 )
 
 // replicaHosts are the loopback addresses the replicas of these tests
@@ -185,8 +186,12 @@ func TestPassivePortSharing(t *testing.T) {
 	t.Parallel()
 	const addrs, perAddr, ports = 20, 10, 4
 	obs := &observer{}
+	// Ports free now, not a fixed range: a port of the range that another
+	// test (or package) listens on is skipped, and the sessions of an
+	// address then find fewer ports than transfers and are refused.
+	base := replicas.FreeBlock(t, []string{"127.0.0.1"}, ports)
 	e := newEnv(t, s3test.Fake(t), envOptions{observer: obs, settings: gateway.Settings{
-		PassivePorts:       gateway.PortRange{Start: 23330, End: 23330 + ports - 1},
+		PassivePorts:       gateway.PortRange{Start: base, End: base + ports - 1},
 		PassivePortSharing: true, PassiveShare: 100,
 	}})
 	// All 200 sessions log in first (a few logins at a time: password
